@@ -1,0 +1,1 @@
+"""Shared helpers for the OpenSQT services: settings, logging, telemetry, gRPC scaffolding, decimals."""

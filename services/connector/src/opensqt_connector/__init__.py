@@ -1,0 +1,1 @@
+"""OpenSQT connector service."""
