@@ -1,0 +1,90 @@
+"""OpenTelemetry bootstrap for a service process.
+
+Traces and metrics go through the OpenTelemetry API only; this module installs the
+SDK. Spans are exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and to
+any extra exporter a caller passes (tests use an in-memory one); otherwise tracing
+is a cheap no-op sampler-less provider. Metrics are served for Prometheus on
+`metrics_port` when given, and exported over OTLP when the endpoint is set.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+
+OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+
+
+@dataclass
+class Telemetry:
+    """Handles to what `setup_telemetry` installed, for shutdown and for tests."""
+
+    service: str
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    metrics_port: int | None = None
+    readers: list[MetricReader] = field(default_factory=list)
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def otlp_enabled() -> bool:
+    return bool(os.environ.get(OTLP_ENDPOINT_ENV))
+
+
+def setup_telemetry(
+    service: str,
+    *,
+    metrics_port: int | None = None,
+    span_exporters: Sequence[SpanExporter] = (),
+    install_global: bool = True,
+) -> Telemetry:
+    resource = Resource.create({"service.name": service, "service.namespace": "opensqt"})
+    tracer_provider = TracerProvider(resource=resource)
+    for exporter in span_exporters:
+        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    readers: list[MetricReader] = []
+    bound_port: int | None = None
+    if otlp_enabled():
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
+    if metrics_port is not None:
+        from opentelemetry.exporter.prometheus import PrometheusMetricReader
+        from prometheus_client import start_http_server
+
+        readers.append(PrometheusMetricReader())
+        server, _thread = start_http_server(
+            metrics_port, addr=os.environ.get("OPENSQT_METRICS_HOST", "0.0.0.0")
+        )
+        bound_port = int(server.server_port)
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    if install_global:
+        trace.set_tracer_provider(tracer_provider)
+        metrics.set_meter_provider(meter_provider)
+    return Telemetry(service, tracer_provider, meter_provider, bound_port, readers)
+
+
+def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
+    """OpenTelemetry's gRPC server interceptor (uses the global tracer provider)."""
+    return [aio_server_interceptor()]  # type: ignore[no-untyped-call]
+
+
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """OpenTelemetry's gRPC client interceptors, for every channel a service opens."""
+    return list(aio_client_interceptors())  # type: ignore[no-untyped-call]
