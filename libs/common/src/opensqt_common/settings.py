@@ -2,7 +2,7 @@
 
 Values come, highest first, from command-line flags (kebab-case: `auth_token_file`
 is `--auth-token-file`), environment variables (`OPENSQT_<SERVICE>_<FIELD>`), secret
-files (one file per field, named like the env var's field part, in
+files (a file named exactly like the env var, e.g. `OPENSQT_CONNECTOR_API_KEY`, in
 `OPENSQT_SECRETS_DIR`, default `/run/secrets` when it exists) and the defaults.
 """
 
