@@ -88,7 +88,7 @@ async def test_unexpected_exception_is_internal_and_server_keeps_serving():
             with pytest.raises(grpc.aio.AioRpcError) as raised:
                 await stub.GetStatus(engine_service_pb2.GetStatusRequest())
             assert raised.value.code() == grpc.StatusCode.INTERNAL
-            assert "boom" not in raised.value.details()
+            assert "boom" not in (raised.value.details() or "")
             received = []
 
             async def consume() -> None:

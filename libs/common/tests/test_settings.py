@@ -43,4 +43,4 @@ def test_unknown_flag_exits_with_error(capsys):
 def test_settings_are_frozen():
     settings = load_settings(DemoSettings, [])
     with pytest.raises(ValueError, match="frozen"):
-        settings.listen = "x"  # type: ignore[misc]
+        settings.listen = "x"
