@@ -87,7 +87,7 @@ class TradingState(enum.Enum):
 E = TypeVar("E", bound=enum.Enum)
 
 
-class _WireMap(Generic[E]):
+class WireMap(Generic[E]):
     """A bijection between a domain enum and the numbers of its proto enum."""
 
     def __init__(self, domain: type[E], wire_name: str, pairs: dict[E, int]) -> None:
@@ -114,11 +114,11 @@ class _WireMap(Generic[E]):
 
 pb = common_pb2
 
-SIDE = _WireMap(Side, "Side", {Side.BUY: pb.SIDE_BUY, Side.SELL: pb.SIDE_SELL})
-ORDER_TYPE = _WireMap(
+SIDE = WireMap(Side, "Side", {Side.BUY: pb.SIDE_BUY, Side.SELL: pb.SIDE_SELL})
+ORDER_TYPE = WireMap(
     OrderType, "OrderType", {OrderType.LIMIT: pb.ORDER_TYPE_LIMIT, OrderType.MARKET: pb.ORDER_TYPE_MARKET}
 )
-TIME_IN_FORCE = _WireMap(
+TIME_IN_FORCE = WireMap(
     TimeInForce,
     "TimeInForce",
     {
@@ -127,7 +127,7 @@ TIME_IN_FORCE = _WireMap(
         TimeInForce.FOK: pb.TIME_IN_FORCE_FOK,
     },
 )
-ORDER_STATUS = _WireMap(
+ORDER_STATUS = WireMap(
     OrderStatus,
     "OrderStatus",
     {
@@ -140,7 +140,7 @@ ORDER_STATUS = _WireMap(
         OrderStatus.EXPIRED: pb.ORDER_STATUS_EXPIRED,
     },
 )
-VENUE = _WireMap(
+VENUE = WireMap(
     Venue,
     "Venue",
     {
@@ -152,12 +152,12 @@ VENUE = _WireMap(
         Venue.BYBIT: pb.VENUE_BYBIT,
     },
 )
-MARKET_TYPE = _WireMap(
+MARKET_TYPE = WireMap(
     MarketType,
     "MarketType",
     {MarketType.SPOT: pb.MARKET_TYPE_SPOT, MarketType.LINEAR_PERPETUAL: pb.MARKET_TYPE_LINEAR_PERPETUAL},
 )
-TRADING_STATE = _WireMap(
+TRADING_STATE = WireMap(
     TradingState,
     "TradingState",
     {

@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 
 from opensqt.common.v1 import common_pb2
 from opensqt_common.decimals import DecimalFormatError, parse_decimal
-from opensqt_common.enums import UnspecifiedEnumError, _WireMap
+from opensqt_common.enums import UnspecifiedEnumError, WireMap
 from opensqt_common.errors import InvalidArgument, UnknownSymbol
 
 E = TypeVar("E")
@@ -57,7 +57,7 @@ def check_decimal(text: str, field: str, *, positive: bool = True, allow_zero: b
     return number
 
 
-def enum_field(value: int, wire: _WireMap[E], field: str) -> E:  # type: ignore[type-var]
+def enum_field(value: int, wire: WireMap[E], field: str) -> E:  # type: ignore[type-var]
     """Map a wire enum to its domain value; UNSPECIFIED or unknown numbers are invalid."""
     try:
         return wire.from_proto(value)
