@@ -1,0 +1,1 @@
+"""Bybit v5 replica (unified trading account): spot and linear categories."""
