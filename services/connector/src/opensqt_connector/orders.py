@@ -1,0 +1,183 @@
+"""Order entry: idempotent placement by client order id, cancels, and the shared
+order-entry token bucket.
+
+Idempotency has three layers: the hub's record of every order this connector has
+seen (an id it knows is answered from there, `existing=True`); one in-flight task per
+client order id (concurrent duplicates await the same placement, so the venue sees
+one request); and the venue's own duplicate check (`DuplicateClientOrderId` is
+answered by looking the order up). The venue call runs shielded from the caller's
+cancellation: once sent, its answer is always recorded.
+
+Token bucket: when empty, a placement waits up to `max_wait` seconds for a token
+and then fails with RATE_LIMITED (RESOURCE_EXHAUSTED). Waiting briefly smooths
+bursts without letting a queue build up behind a slow venue. Cancels never take a
+token: getting flat must not be throttled by our own limiter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from dataclasses import dataclass
+
+from aiolimiter import AsyncLimiter
+
+from opensqt_common.decimals import format_decimal
+from opensqt_common.enums import OrderStatus, Side
+from opensqt_common.errors import RateLimited, ServiceError
+from opensqt_common.logging import get_logger
+from opensqt_connector.hubs import EventHub
+from opensqt_connector.metrics import ConnectorMetrics
+from opensqt_connector.models import OrderInfo, OrderRequest
+from opensqt_connector.requests import OrderRef
+from opensqt_connector.venue import VenueAdapter
+from opensqt_connector.venue_errors import DuplicateClientOrderId
+
+_log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order: OrderInfo
+    existing: bool
+
+
+class OrderLimiter:
+    """A token bucket of `rate` orders/s holding at most `burst` tokens."""
+
+    def __init__(self, rate: int, burst: int, max_wait: float) -> None:
+        if rate <= 0 or burst <= 0:
+            raise ValueError("rate and burst must be positive")
+        self.rate = rate
+        self.burst = burst
+        self._max_wait = max_wait
+        self._bucket = AsyncLimiter(burst, burst / rate)
+
+    async def acquire(self) -> None:
+        if self._bucket.has_capacity():
+            await self._bucket.acquire()
+            return
+        if self._max_wait > 0:
+            try:
+                await asyncio.wait_for(self._bucket.acquire(), self._max_wait)
+                return
+            except TimeoutError:
+                pass
+        raise RateLimited(
+            f"order-entry limit of {self.rate}/s (burst {self.burst}) reached; retry shortly",
+            metadata={"retry_after_ms": str(max(1, round(1000 / self.rate)))},
+        )
+
+
+class OrderEntry:
+    def __init__(
+        self,
+        venue: VenueAdapter,
+        hub: EventHub,
+        metrics: ConnectorMetrics,
+        limiter: OrderLimiter | None,
+    ) -> None:
+        self._venue = venue
+        self._hub = hub
+        self._metrics = metrics
+        self._limiter = limiter
+        self._in_flight: dict[str, asyncio.Task[PlaceResult]] = {}
+
+    async def place(self, request: OrderRequest, entry: str) -> PlaceResult:
+        """Place `request` once; a repeated client order id returns the same order."""
+        started = time.perf_counter()
+        try:
+            result = await self._place(request)
+        except ServiceError as exc:
+            self._metrics.rejected(exc.reason_name)
+            self._metrics.entry_latency(time.perf_counter() - started, entry, exc.reason_name)
+            raise
+        outcome = "existing" if result.existing else "ok"
+        if not result.existing:
+            if result.order.status is OrderStatus.REJECTED:
+                self._metrics.rejected("REJECTED")
+                outcome = "REJECTED"
+            else:
+                self._metrics.placed(result.order.symbol, result.order.side.value)
+        self._metrics.entry_latency(time.perf_counter() - started, entry, outcome)
+        return result
+
+    async def _place(self, request: OrderRequest) -> PlaceResult:
+        key = request.client_order_id
+        while True:
+            known = self._known(key, request)
+            if known is not None:
+                return PlaceResult(known, existing=True)
+            task = self._in_flight.get(key)
+            if task is None:
+                if self._limiter is not None:
+                    await self._limiter.acquire()
+                    if self._known(key, request) is not None or key in self._in_flight:
+                        continue
+                task = asyncio.ensure_future(self._submit(request))
+                self._in_flight[key] = task
+                task.add_done_callback(functools.partial(self._settle, key))
+                return await asyncio.shield(task)
+            await asyncio.wait((task,))
+            if task.cancelled():
+                continue
+            await asyncio.shield(task)  # re-raises the shared failure
+            latest = self._hub.order(key)
+            return PlaceResult(latest or task.result().order, existing=True)
+
+    def _known(self, key: str, request: OrderRequest) -> OrderInfo | None:
+        order = self._hub.order(key)
+        if order is not None and (
+            order.symbol != request.symbol
+            or order.side is not request.side
+            or order.quantity != request.quantity
+        ):
+            _log.warning(
+                "client_order_id_reused",
+                client_order_id=key,
+                known_symbol=order.symbol,
+                known_side=order.side.value,
+                known_quantity=format_decimal(order.quantity),
+            )
+        return order
+
+    def _settle(self, key: str, task: asyncio.Task[PlaceResult]) -> None:
+        if self._in_flight.get(key) is task:
+            del self._in_flight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure nobody awaited is not an error to log
+
+    async def _submit(self, request: OrderRequest) -> PlaceResult:
+        try:
+            order = await self._venue.place_order(request)
+            existing = False
+        except DuplicateClientOrderId:
+            order = await self._venue.fetch_order(request.symbol, client_order_id=request.client_order_id)
+            existing = True
+        self._hub.on_order(order)
+        return PlaceResult(order, existing)
+
+    async def cancel(self, ref: OrderRef) -> OrderInfo:
+        if ref.client_order_id:
+            pending = self._in_flight.get(ref.client_order_id)
+            if pending is not None:
+                await asyncio.wait((pending,))
+        order = await self._venue.cancel_order(
+            ref.symbol, client_order_id=ref.client_order_id, order_id=ref.order_id
+        )
+        self._hub.on_order(order)
+        return order
+
+    async def cancel_all(self, symbol: str | None, side: Side | None) -> list[OrderInfo]:
+        orders = list(await self._venue.cancel_all_orders(symbol, side))
+        for order in orders:
+            self._hub.on_order(order)
+        return orders
+
+    async def fetch(self, ref: OrderRef) -> OrderInfo:
+        order = await self._venue.fetch_order(
+            ref.symbol, client_order_id=ref.client_order_id, order_id=ref.order_id
+        )
+        self._hub.on_order(order)
+        return order
