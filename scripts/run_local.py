@@ -319,6 +319,9 @@ def _console_script(name: str) -> str:
     return str(path)
 
 
+RISK_CONFIG = "configs/risk.yaml"
+
+
 def sim_services(engine_config: str) -> list[ServiceSpec]:
     """The three services wired together on loopback, connector on the sim venue."""
     return [
@@ -336,6 +339,8 @@ def sim_services(engine_config: str) -> list[ServiceSpec]:
                 RISK_ADDRESS,
                 "--connector",
                 CONNECTOR_ADDRESS,
+                "--config",
+                RISK_CONFIG,
             ),
             address=RISK_ADDRESS,
             health_service="opensqt.risk.v1.RiskService",

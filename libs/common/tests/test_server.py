@@ -5,7 +5,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from pydantic import SecretStr
 
@@ -152,3 +152,19 @@ async def test_process_exits_cleanly_within_five_seconds_on_sigterm():
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+async def test_health_watch_streams_status_changes():
+    server = await _start()
+    try:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            watch = stub.Watch(health_pb2.HealthCheckRequest(service=ENGINE))
+            first = await watch.read()
+            assert first.status == health_pb2.HealthCheckResponse.SERVING
+            await server.set_serving(False)
+            second = await watch.read()
+            assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+            watch.cancel()
+    finally:
+        await server.stop()

@@ -97,6 +97,27 @@ def _deny(handler: grpc.RpcMethodHandler[Any, Any] | None, message: str) -> grpc
     return grpc.unary_unary_rpc_method_handler(abort, deserializer, serializer)
 
 
+class _SkipInfrastructure(grpc.aio.ServerInterceptor):
+    """Applies `inner` to application methods only.
+
+    OpenTelemetry's aio interceptor expects response-streaming handlers to be async
+    generators; the health servicer's Watch writes with `context.write` instead and
+    would fail with a TypeError. Probes need no spans anyway.
+    """
+
+    def __init__(self, inner: grpc.aio.ServerInterceptor) -> None:
+        self._inner = inner
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        if handler_call_details.method.startswith(_PUBLIC_METHOD_PREFIXES):
+            return await continuation(handler_call_details)
+        return await self._inner.intercept_service(continuation, handler_call_details)
+
+
 class GrpcServer:
     """An asyncio gRPC server with health, reflection and the project's interceptors."""
 
@@ -113,7 +134,7 @@ class GrpcServer:
         interceptors: list[grpc.aio.ServerInterceptor] = []
         if auth_token is not None:
             interceptors.append(_BearerTokenInterceptor(auth_token))
-        interceptors.extend(server_interceptors())
+        interceptors.extend(_SkipInfrastructure(inner) for inner in server_interceptors())
         interceptors.extend(extra_interceptors)
         self.grpc = grpc.aio.server(interceptors=interceptors, options=list(options))
         self.listen = listen

@@ -14,9 +14,9 @@ Margin reservation. Each resting opening order reserves price · remaining / lev
 means:
 - `venue_free_nets_open_orders=True` (the default; ccxt's `free` on the supported venues
   already excludes what resting orders lock): an order's margin is reserved from its
-  approval until the first balance update received after the connector acknowledged it,
-  because from then on the venue's own free balance accounts for it. Counting it after
-  that would count it twice and halve the grid's usable capacity.
+  approval until the first balance requested after the connector acknowledged it (see
+  `balance_token`), because from then on the venue's own free balance accounts for it.
+  Counting it after that would count it twice and halve the grid's usable capacity.
 - `False`: the free balance does not account for resting orders; the margin stays
   reserved until the order ends.
 """
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 
@@ -199,15 +200,34 @@ class RiskContext:
         state.unrealized_pnl = position.unrealized_pnl
         return True
 
-    def on_balance(self, free_margin: Decimal) -> None:
-        """The venue's free balance of the settlement asset."""
+    def balance_token(self) -> frozenset[str]:
+        """The acknowledged orders a balance requested from now on already accounts for.
+
+        Take it just before requesting the balance and pass it to `on_balance` with the
+        answer: an order acknowledged while the request was in flight may be missing from
+        that figure, so its margin stays reserved until the next balance.
+        """
+        return frozenset(self._awaiting_balance)
+
+    def on_balance(self, free_margin: Decimal, settled: AbstractSet[str] | None = None) -> None:
+        """The venue's free balance of the settlement asset.
+
+        `settled`: a `balance_token()` taken before the balance was requested; only those
+        orders stop reserving margin. None: every acknowledged order (a balance known to
+        postdate all acknowledgements received so far).
+        """
         self.free_margin = free_margin
-        if self._awaiting_balance:
-            for order in self._awaiting_balance.values():
-                if order.margin_counted:
-                    self.reserved_margin = sub(self.reserved_margin, order.margin)
-                    order.margin_counted = False
+        if not self._awaiting_balance:
+            return
+        if settled is None:
+            released = list(self._awaiting_balance.values())
             self._awaiting_balance.clear()
+        else:
+            released = [self._awaiting_balance.pop(key) for key in settled if key in self._awaiting_balance]
+        for order in released:
+            if order.margin_counted:
+                self.reserved_margin = sub(self.reserved_margin, order.margin)
+                order.margin_counted = False
 
     @property
     def available_margin(self) -> Decimal | None:

@@ -12,6 +12,7 @@ wide and uses the default limits' `drawdown_limit` and `drawdown_state`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from decimal import Decimal
 
 from opensqt_common.enums import TradingState
@@ -90,8 +91,12 @@ class RiskCore:
             return None
         return self.state_machine.drawdown_trip(trip.state, trip.reason, now_ns)
 
-    def on_balance(self, free_margin: Decimal) -> None:
-        self.context.on_balance(free_margin)
+    def balance_token(self) -> frozenset[str]:
+        """Take before requesting a balance; pass to `on_balance` (see RiskContext.balance_token)."""
+        return self.context.balance_token()
+
+    def on_balance(self, free_margin: Decimal, settled: AbstractSet[str] | None = None) -> None:
+        self.context.on_balance(free_margin, settled)
 
     def on_order(self, update: OrderUpdate) -> None:
         self.context.on_order(update)
