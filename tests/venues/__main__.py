@@ -12,17 +12,28 @@ import contextlib
 from collections.abc import Callable
 
 from .binance.replica import BinanceReplica
+from .bitget.replica import BitgetReplica
 from .bybit.replica import BybitReplica
 from .framework.server import VenueReplica
+from .gate.replica import GateReplica
+from .okx.replica import OkxReplica
 
-REPLICAS: dict[str, Callable[[], VenueReplica]] = {"binance": BinanceReplica, "bybit": BybitReplica}
+REPLICAS: dict[str, Callable[[], VenueReplica]] = {
+    "binance": BinanceReplica,
+    "bitget": BitgetReplica,
+    "bybit": BybitReplica,
+    "gate": GateReplica,
+    "okx": OkxReplica,
+}
 
 
 async def _serve(venue: str, host: str, port: int) -> None:
     replica = REPLICAS[venue]()
     await replica.start(host, port)
     print(f"{venue} replica: --api-url {replica.rest_url} --ws-url {replica.ws_url}", flush=True)
-    print(f"api key {replica.credentials.api_key} secret {replica.credentials.api_secret}", flush=True)
+    credentials = replica.credentials
+    passphrase = f" passphrase {credentials.passphrase}" if credentials.passphrase else ""
+    print(f"api key {credentials.api_key} secret {credentials.api_secret}{passphrase}", flush=True)
     try:
         await asyncio.Event().wait()
     finally:

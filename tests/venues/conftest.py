@@ -33,8 +33,7 @@ async def replica(case: VenueCase) -> AsyncIterator[VenueReplica]:
     finally:
         await server.stop()
     assert not server.handler_errors, f"replica handler failed: {server.handler_errors!r}"
-    unserved = [(r.method, r.path) for r in server.requests if r.status == 404]
-    assert not unserved, f"the replica does not serve {unserved}"
+    assert not server.unserved(), f"the replica does not serve {server.unserved()}"
 
 
 @pytest.fixture

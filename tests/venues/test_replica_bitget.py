@@ -241,6 +241,31 @@ async def test_reduce_only_and_leverage_on_swap(client: Any) -> None:
         await client.set_leverage(126, "BTC/USDT:USDT")
 
 
+async def test_position_mode(replica: BitgetReplica, client: Any) -> None:
+    """set-position-mode answers the mode set; in hedge mode this replica refuses
+    futures orders (not modelled)."""
+    response = await client.set_position_mode(False, "BTC/USDT:USDT")
+    assert response["data"]["posMode"] == "one_way_mode"
+    await client.set_position_mode(True, "BTC/USDT:USDT")
+    assert replica.hedge_mode is True
+    with pytest.raises(ccxt.ExchangeError, match="not modelled"):
+        await client.create_order("BTC/USDT:USDT", "limit", "buy", 0.002, 58000)
+    await client.set_position_mode(False, "BTC/USDT:USDT")
+    assert replica.hedge_mode is False
+
+
+async def test_a_failed_client_id_lookup_crashes_ccxt_unless_an_id_is_given(client: Any) -> None:
+    """Spot answers an unknown clientOid with an empty list, and ccxt's bitget
+    fetch_order concatenates the order id into its "not found" message: with id None
+    it raises TypeError; the adapter passes "" instead. Futures answer 40768."""
+    with pytest.raises(TypeError):
+        await client.fetch_order(None, "BTC/USDT", {"clientOrderId": "never1"})
+    with pytest.raises(ccxt.OrderNotFound):
+        await client.fetch_order("", "BTC/USDT", {"clientOrderId": "never1"})
+    with pytest.raises(ccxt.OrderNotFound, match="40768"):
+        await client.fetch_order(None, "BTC/USDT:USDT", {"clientOrderId": "never1"})
+
+
 async def test_bad_signature_is_refused_on_rest_and_stream(replica: BitgetReplica) -> None:
     stream = bitget_client(replica)
     try:

@@ -189,6 +189,27 @@ async def test_leverage_already_set_is_a_ccxt_bad_request() -> None:
             await client.close()
 
 
+async def test_position_mode_switch(bybit: BybitReplica, http: aiohttp.ClientSession) -> None:
+    """The account starts one-way: switching to one-way again answers 110025 (ccxt:
+    NoChange, which the adapter reads as success); in hedge mode an order with
+    positionIdx 0 is refused with 10001."""
+    case = CASES_BY_ID["bybit-perp"]
+    client = case.ccxt_exchange(bybit)
+    try:
+        with pytest.raises(ccxt_errors.NoChange, match="110025"):
+            await client.set_position_mode(False, case.symbol)
+        await client.set_position_mode(True, case.symbol)
+        with pytest.raises(ccxt_errors.BadRequest, match="position idx not match position mode"):
+            await client.create_order(case.symbol, "limit", "buy", "0.01", "50000", {"positionIdx": 0})
+        await client.set_position_mode(False, case.symbol)
+        order = await client.create_order(case.symbol, "limit", "buy", "0.01", "50000", {"positionIdx": 0})
+        assert order["id"]
+    finally:
+        await client.close()
+    status, body, _ = await _post(http, bybit, "/v5/position/switch-mode", {"category": "linear", "mode": 1})
+    assert (status, body["retCode"]) == (200, 10001)
+
+
 async def test_public_ticker_snapshot_then_deltas(bybit: BybitReplica, http: aiohttp.ClientSession) -> None:
     async with http.ws_connect(f"{bybit.ws_url}/v5/public/linear") as ws:
         await ws.send_json({"op": "subscribe", "req_id": "9", "args": ["tickers.BTCUSDT", "kline.1.BTCUSDT"]})

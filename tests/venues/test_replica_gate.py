@@ -240,6 +240,20 @@ async def test_reduce_only_and_leverage_on_futures(client: Any) -> None:
         )
 
 
+async def test_position_mode_is_set_by_a_query_parameter(replica: GateReplica, client: Any) -> None:
+    """ccxt sends dual_mode in the query string of the POST; the answer is the futures
+    account. In dual mode this replica refuses futures orders (not modelled)."""
+    account = await client.set_position_mode(False, "BTC/USDT:USDT")
+    assert account["in_dual_mode"] is False
+    assert (await client.set_position_mode(True, "BTC/USDT:USDT"))["in_dual_mode"] is True
+    with pytest.raises(ccxt.BadRequest, match="not modelled"):
+        await client.create_order("BTC/USDT:USDT", "limit", "buy", 10, 50000)
+    await client.set_position_mode(False, "BTC/USDT:USDT")
+    assert replica.dual_mode is False
+    with pytest.raises(ccxt.ArgumentsRequired, match="MISSING_REQUIRED_PARAM"):
+        await client.privateFuturesPostSettleDualMode({"settle": "usdt"})
+
+
 async def test_bad_signature_is_refused_on_rest_and_stream(replica: GateReplica) -> None:
     stream = gate_client(replica)
     try:

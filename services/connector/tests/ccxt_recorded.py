@@ -303,6 +303,9 @@ async def prepared_venue(
     if market == "perp":
         route, reply = POSITION_MODE_ROUTES[venue]
         session.set(route, reply.body, status=reply.status)
+    if with_credentials:  # the credentials check of `prepare` reads the open orders
+        open_orders = fixture["requests"]["open_orders"]
+        session.set(open_orders["route"], open_orders["response"])
     market_type = MarketType.SPOT if market == "spot" else MarketType.LINEAR_PERPETUAL
     adapter = CcxtVenue(
         Venue(venue),

@@ -59,6 +59,10 @@ async def test_place_sends_the_tables_wire_form(venue: str, market: str) -> None
     try:
         place = fixture["requests"]["place"]
         session.set(place["route"], place["response"])
+        read_back = venue in ACK_ONLY and bool(row.post_only_markers or row.post_only_cancel_unmarked)
+        if read_back:  # a post-only order only acknowledged is read back (cancelled for crossing?)
+            fetch = fixture["requests"]["fetch_order"]
+            session.set(fetch["route"], fetch["response"])
         perp = market == "perp"
         request = order_request(market, reduce_only=perp, side=Side.SELL if perp else Side.BUY)
         order = await adapter.place_order(request)
@@ -75,7 +79,10 @@ async def test_place_sends_the_tables_wire_form(venue: str, market: str) -> None
         assert format_decimal(request.price) in sent_values(sent)
         for key, value in market_row.order_params.items():
             assert wire_equal(params[key], value)
-        if venue in ACK_ONLY:
+        if read_back:
+            assert order.status is OrderStatus.NEW
+            assert session.sent(fixture["requests"]["fetch_order"]["route"])
+        elif venue in ACK_ONLY:
             assert order.status is OrderStatus.PENDING_NEW
             assert (order.quantity, order.price, order.side) == (
                 request.quantity,
@@ -187,6 +194,124 @@ async def test_cancel_all_reports_orders_that_finished_meanwhile() -> None:
         session.set("GET /fapi/v1/order", filled)
         result = await adapter.cancel_all_orders("BTC/USDT:USDT", None)
         assert [o.status for o in result] == [OrderStatus.FILLED]
+    finally:
+        await adapter.close()
+
+
+async def test_an_acknowledged_post_only_order_cancelled_for_crossing_is_a_post_only_error() -> None:
+    """Bybit answers a crossing post-only order with its ids, then cancels it
+    (rejectReason EC_PostOnlyWillTakeLiquidity): the adapter reads the order back."""
+    adapter, session, fixture = await prepared_venue("bybit", "perp")
+    requests = fixture["requests"]
+    rejected = fixture["orders"]["post_only_rejected"]["raw"]
+    try:
+        session.set(
+            requests["place"]["route"],
+            {
+                "retCode": 0,
+                "retMsg": "OK",
+                "result": {"orderId": rejected["orderId"], "orderLinkId": rejected["orderLinkId"]},
+                "retExtInfo": {},
+                "time": 1718000000600,
+            },
+        )
+        session.set(
+            requests["fetch_order"]["route"],
+            {"retCode": 0, "retMsg": "OK", "result": {"list": [rejected]}, "retExtInfo": {}, "time": 1},
+        )
+        with pytest.raises(PostOnlyWouldCross):
+            await adapter.place_order(
+                order_request("perp", client_order_id="g1L102B0", price=Decimal("62000"))
+            )
+        assert session.sent(requests["fetch_order"]["route"])[-1].query["orderId"] == rejected["orderId"]
+    finally:
+        await adapter.close()
+
+
+async def test_an_unmarked_post_only_cancel_at_once_is_a_post_only_error() -> None:
+    """Bitget cancels a crossing post-only order without a reason field: an
+    acknowledged post-only order whose first state is cancelled and unfilled crossed."""
+    adapter, session, fixture = await prepared_venue("bitget", "spot")
+    requests = fixture["requests"]
+    place_route, fetch_route = requests["place"]["route"], requests["fetch_order"]["route"]
+    try:
+        session.set(place_route, requests["place"]["response"])
+        session.set(fetch_route, requests["fetch_order"]["response"])  # live: it rests
+        assert (await adapter.place_order(order_request("spot"))).status is OrderStatus.NEW
+        crossed_id = "1198770000000000009"
+        cancelled = {
+            **fixture["orders"]["canceled"]["raw"],
+            "orderId": crossed_id,
+            "clientOid": "g1L100B1",
+            "force": "post_only",
+        }
+        ack = requests["place"]["response"]
+        session.set(place_route, {**ack, "data": {"orderId": crossed_id, "clientOid": "g1L100B1"}})
+        session.set(fetch_route, {"code": "00000", "msg": "success", "requestTime": 1, "data": [cancelled]})
+        with pytest.raises(PostOnlyWouldCross):
+            await adapter.place_order(order_request("spot", client_order_id="g1L100B1"))
+    finally:
+        await adapter.close()
+
+
+async def test_a_client_id_lookup_that_finds_nothing_is_order_not_found() -> None:
+    """Bitget spot answers an unknown clientOid with an empty list; ccxt's not-found
+    message concatenates the order id, so the adapter passes "" rather than None."""
+    adapter, session, fixture = await prepared_venue("bitget", "spot")
+    route = fixture["requests"]["fetch_order"]["route"]
+    try:
+        session.set(route, {"code": "00000", "msg": "success", "requestTime": 1, "data": []})
+        with pytest.raises(OrderNotFound):
+            await adapter.fetch_order("BTC/USDT", client_order_id="g1L999B0")
+        assert session.sent(route)[-1].query["clientOid"] == "g1L999B0"
+    finally:
+        await adapter.close()
+
+
+def test_a_stream_orders_cumulative_fill_is_read_from_the_venues_field() -> None:
+    """ccxt's bitget stream parser reports the last fill's size as `filled`; the
+    cumulative fill is info["accBaseVolume"]."""
+    row = venue_row(Venue.BITGET)
+    market = {"symbol": "BTC/USDT", "contract": False, "spot": True}
+    raw = {
+        "id": "1198770000000000001",
+        "clientOrderId": "g1L100B0",
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "price": "60000",
+        "amount": "0.01",
+        "filled": "0.001",  # this fill
+        "timestamp": 1718000000100,
+        "status": "open",
+        "info": {"status": "partially_filled", "accBaseVolume": "0.004", "baseVolume": "0.001"},
+    }
+    order = mapping.order_info(row, raw, market)
+    assert (order.status, order.filled_quantity) == (OrderStatus.PARTIALLY_FILLED, Decimal("0.004"))
+
+
+async def test_a_cancel_answer_is_read_by_the_orders_own_client_id() -> None:
+    """Binance spot answers a cancel with clientOrderId = the cancel request's id and
+    origClientOrderId = the order's."""
+    adapter, session, fixture = await prepared_venue("binance", "spot")
+    cancel = fixture["requests"]["cancel"]
+    try:
+        answer = {**cancel["response"], "clientOrderId": "cancel0000017", "origClientOrderId": "g1L098B0"}
+        session.set(cancel["route"], answer)
+        order = await adapter.cancel_order("BTC/USDT", order_id=str(answer["orderId"]))
+        assert (order.client_order_id, order.status) == ("g1L098B0", OrderStatus.CANCELED)
+    finally:
+        await adapter.close()
+
+
+async def test_leverage_already_in_force_is_success() -> None:
+    adapter, session, _ = await prepared_venue("bybit", "perp")
+    try:
+        session.set(
+            "POST /v5/position/set-leverage",
+            {"retCode": 110043, "retMsg": "leverage not modified", "result": {}, "retExtInfo": {}, "time": 1},
+        )
+        assert await adapter.set_leverage("BTC/USDT:USDT", Decimal("5")) == Decimal(5)
     finally:
         await adapter.close()
 
@@ -311,6 +436,75 @@ async def test_positions_are_one_way_in_base_units() -> None:
         assert result.liquidation_price == Decimal("54000.1")
     finally:
         await adapter.close()
+
+
+async def test_a_position_without_leverage_takes_it_from_the_leverage_settings() -> None:
+    """Binance USD-M positionRisk v3 has no leverage: it is read from symbolConfig."""
+    adapter, session, _ = await prepared_venue("binance", "perp")
+    risk = {
+        "symbol": "BTCUSDT",
+        "positionSide": "BOTH",
+        "positionAmt": "0.010",
+        "entryPrice": "59000.0",
+        "breakEvenPrice": "59000.0",
+        "markPrice": "59010.0",
+        "unRealizedProfit": "0.1",
+        "liquidationPrice": "0",
+        "isolatedMargin": "0",
+        "notional": "590.1",
+        "marginAsset": "USDT",
+        "isolatedWallet": "0",
+        "initialMargin": "84.3",
+        "maintMargin": "2.36",
+        "positionInitialMargin": "84.3",
+        "openOrderInitialMargin": "0",
+        "adl": 0,
+        "bidNotional": "0",
+        "askNotional": "0",
+        "updateTime": 1718000005000,
+    }
+    config = {
+        "symbol": "BTCUSDT",
+        "marginType": "CROSSED",
+        "isAutoAddMargin": "false",
+        "leverage": 7,
+        "maxNotionalValue": "80000000",
+    }
+    try:
+        brackets = [
+            {
+                "symbol": "BTCUSDT",
+                "brackets": [
+                    {
+                        "bracket": 1,
+                        "initialLeverage": 125,
+                        "notionalCap": 50000,
+                        "notionalFloor": 0,
+                        "maintMarginRatio": 0.004,
+                        "cum": 0.0,
+                    }
+                ],
+            }
+        ]
+        session.set("GET /fapi/v1/leverageBracket", brackets)  # ccxt loads these first
+        session.set("GET /fapi/v3/positionRisk", [risk])
+        session.set("GET /fapi/v1/symbolConfig", [config])
+        [result] = await adapter.fetch_positions("BTC/USDT:USDT")
+        assert (result.quantity, result.entry_price, result.leverage) == (
+            Decimal("0.01"),
+            Decimal("59000"),
+            Decimal(7),
+        )
+    finally:
+        await adapter.close()
+
+
+def test_leverage_of_a_one_way_position() -> None:
+    both = {"longLeverage": 5, "shortLeverage": 7}
+    assert mapping.leverage_of(both, Decimal("0.1")) == 5
+    assert mapping.leverage_of(both, Decimal("-0.1")) == 7
+    assert mapping.leverage_of({"longLeverage": None, "shortLeverage": "3"}, Decimal(1)) == 3
+    assert mapping.leverage_of(None, Decimal(1)) == 0
 
 
 async def test_spot_balances() -> None:
@@ -507,6 +701,7 @@ async def test_orders_stream_pushes_the_snapshot_difference_before_live_updates(
     adapter.exchange.watch_orders = watch
     session.queue(
         "GET /fapi/v1/openOrders",
+        Reply([new_a, partial_b]),  # the credentials check of start()
         Reply([new_a, partial_b]),  # first connection: A new, B partially filled
         Reply([partial_b]),  # after the reconnect: A is gone (it filled meanwhile)
     )

@@ -3,6 +3,7 @@ never leaving the adapter in messages, logs or tracebacks."""
 
 from __future__ import annotations
 
+import time
 import traceback
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from opensqt_connector.ccxt_venue.errors import (
     UnclassifiedVenueError,
     classify,
     extract_code,
+    reset_after_seconds,
     retry_after_seconds,
 )
 from opensqt_connector.ccxt_venue.tables import venue_row
@@ -191,6 +193,26 @@ VENUE_ERRORS = [
         InsufficientMargin,
         "-2010",
     ),
+    # Spot, after the credentials check succeeded: ccxt raises DDoSProtection
+    # ("hasAlreadyAuthenticatedSuccessfully"); the venue code says the key is refused.
+    (
+        "binance",
+        "spot",
+        401,
+        {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+        AuthFailed,
+        "-2015",
+    ),
+    (
+        "binance",
+        "spot",
+        503,
+        {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."},
+        VenueUnavailable,
+        "-1001",
+    ),
+    ("bybit", "spot", 503, bybit_failure(10016, "Server error."), VenueUnavailable, "10016"),
+    ("bybit", "perp", 401, bybit_failure(10003, "API key is invalid."), AuthFailed, "10003"),
     ("okx", "perp", 200, okx_failure("51016", "Duplicated clOrdId"), DuplicateClientOrderId, "51016"),
     (
         "okx",
@@ -358,6 +380,34 @@ async def test_429_honours_retry_after() -> None:
         assert info.value.metadata["retry_after_ms"] == "7000"
     finally:
         await adapter.close()
+
+
+async def test_a_rate_limit_without_retry_after_waits_for_the_venues_reset_time() -> None:
+    adapter, session, _ = await prepared_venue("bybit", "perp")
+    try:
+        reset_ms = int(time.time() * 1000) + 5_000
+        session.set(
+            "POST /v5/order/create",
+            bybit_failure(10006, "Too many visits!"),
+            headers={"X-Bapi-Limit-Status": "0", "X-Bapi-Limit-Reset-Timestamp": str(reset_ms)},
+        )
+        with pytest.raises(VenueRateLimited) as info:
+            await adapter.place_order(buy("bybit", "perp"))
+        assert info.value.retry_after is not None
+        assert 0 < info.value.retry_after <= 5.0
+    finally:
+        await adapter.close()
+
+
+def test_reset_header_forms() -> None:
+    name = "X-Bapi-Limit-Reset-Timestamp"
+    assert (
+        reset_after_seconds({"x-bapi-limit-reset-timestamp": "1718000002500"}, name, now=1718000000.0) == 2.5
+    )
+    assert reset_after_seconds({name: "1717999999000"}, name, now=1718000000.0) == 0.0  # already reset
+    assert reset_after_seconds({name: "soon"}, name, now=1718000000.0) is None
+    assert reset_after_seconds({}, name, now=1718000000.0) is None
+    assert reset_after_seconds({name: str(10**15)}, name, now=1718000000.0) == 3600.0
 
 
 async def test_plain_http_failures_are_venue_unavailable_or_rate_limited() -> None:

@@ -110,6 +110,7 @@ class BitgetReplica(VenueReplica):
         self._spot_ids = {m.market_id: m for m in markets if m.spot}
         self._mix_ids = {m.market_id: m for m in markets if not m.spot}
         self.demo = demo
+        self.hedge_mode = False  # USDT-FUTURES position mode: one_way_mode until switched
         core = core or ReplicaCore(
             [m.info for m in markets],
             balances if balances is not None else DEFAULT_BALANCES,
@@ -141,6 +142,7 @@ class BitgetReplica(VenueReplica):
         r.add_get(f"{p}/mix/account/accounts", self._private(self._mix_accounts))
         r.add_get(f"{p}/mix/position/all-position", self._private(self._positions))
         r.add_post(f"{p}/mix/account/set-leverage", self._private(self._set_leverage))
+        r.add_post(f"{p}/mix/account/set-position-mode", self._private(self._set_position_mode))
         r.add_post(f"{p}/spot/trade/place-order", self._private(self._spot_place))
         r.add_post(f"{p}/mix/order/place-order", self._private(self._mix_place))
         r.add_post(f"{p}/spot/trade/cancel-order", self._private(self._spot_cancel))
@@ -413,8 +415,20 @@ class BitgetReplica(VenueReplica):
         )
         return self._place(entry, market)
 
+    def _set_position_mode(self, body: dict[str, Any]) -> Any:
+        """POST /api/v2/mix/account/set-position-mode {productType, posMode}."""
+        if str(body.get("productType", "")).upper() != PRODUCT_TYPE:
+            raise errors.invalid("productType")
+        mode = str(body.get("posMode", ""))
+        if mode not in ("one_way_mode", "hedge_mode"):
+            raise errors.invalid("posMode")
+        self.hedge_mode = mode == "hedge_mode"
+        return {"posMode": mode}
+
     def _mix_place(self, body: dict[str, Any]) -> _Ack:
         market = self._required_mix(body)
+        if self.hedge_mode:
+            raise BitgetError(400, "40017", "hedge-mode positions are not modelled by this replica")
         entry = parse_mix(body, market, oid=self._oid(body))
         return self._place(entry, market)
 

@@ -29,6 +29,11 @@ SERVER_ERROR = BybitError(10016, "Server error.", 503)
 NOT_SUPPORTED_SYMBOLS = BybitError(10001, "Not supported symbols")
 LEVERAGE_NOT_MODIFIED = BybitError(110043, "leverage not modified")
 REDUCE_ONLY = BybitError(110017, "Reduce-only rule not satisfied")
+POSITION_MODE_NOT_MODIFIED = BybitError(110025, "Position mode is not modified")
+POSITION_MODE_HAS_POSITION = BybitError(
+    110024, "You have an existing position, so position mode cannot be switched"
+)
+POSITION_IDX_MISMATCH = BybitError(10001, "position idx not match position mode")
 
 
 def bad_sign(origin: str) -> BybitError:

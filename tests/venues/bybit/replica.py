@@ -92,6 +92,7 @@ class BybitReplica(VenueReplica):
             order_id=_order_id,
         )
         super().__init__(core, credentials or Credentials(TEST_API_KEY, TEST_API_SECRET))
+        self._hedged: set[str] = set()  # linear symbols switched to hedge mode
         self._exec_seq = 0
         self._conn_seq = 0
         self._message_seq = 0
@@ -111,6 +112,7 @@ class BybitReplica(VenueReplica):
         r.add_get("/v5/account/fee-rate", self._private(self._fee_rate))
         r.add_get("/v5/position/list", self._private(self._positions))
         r.add_post("/v5/position/set-leverage", self._private(self._set_leverage))
+        r.add_post("/v5/position/switch-mode", self._private(self._switch_mode))
         r.add_post("/v5/order/create", self._private(self._create))
         r.add_post("/v5/order/cancel", self._private(self._cancel))
         r.add_post("/v5/order/cancel-all", self._private(self._cancel_all))
@@ -407,6 +409,32 @@ class BybitReplica(VenueReplica):
             raise BybitError(110013, "Cannot set leverage, due to risk limit level.") from None
         return {}
 
+    def _switch_mode(self, params: dict[str, Any]) -> Any:
+        """POST /v5/position/switch-mode: mode 0 (one-way, merged single) or 3 (hedge,
+        both sides), per symbol or per settle coin. The account starts one-way."""
+        self._category(params, ("linear",))
+        if params.get("symbol"):
+            targets = [self._market(params, "linear").info.symbol]
+        elif params.get("coin"):
+            coin = str(params["coin"])
+            targets = [m.info.symbol for m in self.markets.values() if not m.spot and m.info.settle == coin]
+        else:
+            raise errors.params_error("symbol or coin is required")
+        mode = str(params.get("mode", ""))
+        if mode not in ("0", "3"):
+            raise errors.params_error("mode invalid")
+        hedged = mode == "3"
+        if all((symbol in self._hedged) == hedged for symbol in targets):
+            raise errors.POSITION_MODE_NOT_MODIFIED
+        if hedged and any(p.quantity != 0 for symbol in targets for p in self.core.positions(symbol)):
+            raise errors.POSITION_MODE_HAS_POSITION
+        for symbol in targets:
+            if hedged:
+                self._hedged.add(symbol)
+            else:
+                self._hedged.discard(symbol)
+        return {}
+
     # ---------------------------------------------------------------- orders
 
     def _create(self, params: dict[str, Any]) -> _Ack:
@@ -454,6 +482,12 @@ class BybitReplica(VenueReplica):
         reduce_only = params.get("reduceOnly") in (True, "true")
         if reduce_only and spot:
             raise errors.params_error("reduceOnly is not supported for spot")
+        if not spot:
+            one_way = str(params.get("positionIdx", "0")) == "0"
+            if one_way == (info.symbol in self._hedged):
+                raise errors.POSITION_IDX_MISMATCH
+            if not one_way:
+                raise errors.params_error("hedge-mode orders are not modelled by this replica")
         request = OrderRequest(
             client_order_id=link_id,
             symbol=info.symbol,

@@ -52,6 +52,7 @@ class RequestRecord:
     query: str
     status: int
     time_ms: int
+    routed: bool = True  # False: no route of the replica matched (a replica gap, not a venue 404)
 
 
 class VenueReplica(abc.ABC):
@@ -147,6 +148,10 @@ class VenueReplica(abc.ABC):
                 self.before_shutdown(session)
                 await session.close(code if code is not None else self.shutdown_close_code, "server shutdown")
         return len(targets)
+
+    def unserved(self) -> list[tuple[str, str]]:
+        """(method, path) of every request no route of this replica matched."""
+        return sorted({(r.method, r.path) for r in self.requests if not r.routed})
 
     def paths_requested(self, method: str = "", prefix: str = "") -> list[str]:
         return [
@@ -244,9 +249,15 @@ class VenueReplica(abc.ABC):
                 self.handler_errors.append(exc)
                 _log.exception("replica handler failed: %s %s", request.method, request.path)
                 raise
+        routed = getattr(request.match_info, "http_exception", None) is None
         self.requests.append(
             RequestRecord(
-                request.method, request.path, request.query_string, response.status, self.core.now_ms()
+                request.method,
+                request.path,
+                request.query_string,
+                response.status,
+                self.core.now_ms(),
+                routed,
             )
         )
         if isinstance(response, web.HTTPException):

@@ -102,6 +102,7 @@ class GateReplica(VenueReplica):
         # Requests the venue itself answered 404 (ORDER_NOT_FOUND / CLIENT_ID_NOT_FOUND),
         # as opposed to paths the replica does not serve.
         self.venue_not_found: list[tuple[str, str]] = []
+        self.dual_mode = False  # futures position mode: single (one-way) until switched
 
     def _order_id(self, seq: int, symbol: str) -> str:
         spot = self.markets[symbol].spot
@@ -132,6 +133,7 @@ class GateReplica(VenueReplica):
         r.add_get(f"{p}/futures/usdt/accounts", self._private(self._futures_accounts))
         r.add_get(f"{p}/futures/usdt/positions", self._private(self._positions))
         r.add_post(f"{p}/futures/usdt/positions/{{contract}}/leverage", self._private(self._set_leverage))
+        r.add_post(f"{p}/futures/usdt/dual_mode", self._private(self._set_dual_mode))
         r.add_post(f"{p}/spot/orders", self._private(self._spot_place))
         r.add_get(f"{p}/spot/orders", self._private(self._spot_orders))
         r.add_delete(f"{p}/spot/orders", self._private(self._spot_cancel_all))
@@ -315,7 +317,19 @@ class GateReplica(VenueReplica):
         for info in self.core.positions():
             upl += info.unrealized_pnl
             position_margin += info.margin
-        return payloads.futures_account(settle, upl, position_margin, self.user_id)
+        account = payloads.futures_account(settle, upl, position_margin, self.user_id)
+        return account | {"in_dual_mode": self.dual_mode}
+
+    def _set_dual_mode(self, query: Params, body: Any) -> Any:
+        """POST /futures/usdt/dual_mode?dual_mode=true|false (a query parameter, not a
+        body); answers the futures account. The account starts in single mode."""
+        value = query.get("dual_mode")
+        if value is None:
+            raise errors.missing_param("dual_mode")
+        if value not in ("true", "false"):
+            raise errors.invalid_param("dual_mode", value)
+        self.dual_mode = value == "true"
+        return self._futures_accounts(query, body)
 
     def _positions(self, _query: Params, _body: Any) -> Any:
         now = self.core.now_ms()
@@ -412,6 +426,8 @@ class GateReplica(VenueReplica):
         if not isinstance(body, dict):
             raise GateError(400, "INVALID_REQUEST_BODY", "Invalid request body")
         market = self._futures_market(str(body.get("contract", "")))
+        if self.dual_mode:
+            raise GateError(400, "INVALID_PARAM_VALUE", "dual-mode positions are not modelled here")
         entry = parse_futures(body, market, internal_id=self._next_internal_id())
         order = self._place(entry, market)
         return _Created(self._futures_payload(order))

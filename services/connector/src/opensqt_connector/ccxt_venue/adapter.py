@@ -8,6 +8,11 @@ After every (re)connection the order stream pushes what changed since its last p
 (open orders from REST, and the final state of orders that closed meanwhile) and the
 fill stream pushes fills since the newest one seen, before any live message.
 
+With credentials, `prepare` checks them over REST before any stream starts. A
+post-only placement the venue only acknowledged (ids, no state) waits for the order's
+first state (private stream, else REST): venues that take a crossing post-only order
+and cancel it at once are answered with `PostOnlyWouldCross` like the others.
+
 All venue differences come from the venue's row in `tables`; this module has no
 venue names in it.
 """
@@ -26,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import ccxt
 
-from opensqt_common.enums import MarketType, Side, Venue
+from opensqt_common.enums import MarketType, OrderStatus, Side, Venue
 from opensqt_common.errors import InvalidArgument, ServiceError, UnknownSymbol
 from opensqt_common.logging import get_logger
 from opensqt_connector.ccxt_venue import mapping
@@ -117,6 +122,7 @@ class CcxtVenue:
         self._interval = KlineInterval.M1
         self._tasks: list[asyncio.Task[None]] = []
         self._book_stream = False
+        self._state_waiters: dict[str, list[asyncio.Future[OrderInfo]]] = {}
         self._started_ms = 0
         self.loops: list[StreamLoop[Any]] = []
 
@@ -137,14 +143,18 @@ class CcxtVenue:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    async def _call(self, operation: str, fn: Callable[[], Awaitable[T]]) -> T:
-        """Run one ccxt call; ccxt errors leave as classified, sanitised venue errors."""
+    async def _call(
+        self, operation: str, fn: Callable[[], Awaitable[T]], *, noop_codes: frozenset[str] = frozenset()
+    ) -> T:
+        """Run one ccxt call; ccxt errors leave as classified, sanitised venue errors.
+        An error with one of `noop_codes` ("already so") is raised without a warning."""
         begin_call()
         try:
             return await fn()
         except ccxt.BaseError as exc:
             error = classify(exc, self._row, self._sanitize)
-        _log.warning(
+        log = _log.debug if error.metadata.get("venue_code") in noop_codes else _log.warning
+        log(
             "venue_call_failed",
             venue=self.venue.value,
             operation=operation,
@@ -197,6 +207,10 @@ class CcxtVenue:
         begins with this. Request methods work after it, without any streams."""
         await self._call("load_markets", self.exchange.load_markets)
         self._markets = self._resolve_markets()
+        if self._private:
+            # Bad keys must fail here, over REST, with the venue's own error: ccxt's
+            # WebSocket logins report them poorly (Binance spot raises KeyError).
+            await self._call("check_credentials", partial(self.exchange.fetch_open_orders, self._symbols[0]))
         if self._private and self._row.uid_lookup is not None and not self.exchange.uid:
             method, field = self._row.uid_lookup
             account = await self._call("account_uid", getattr(self.exchange, method))
@@ -235,7 +249,11 @@ class CcxtVenue:
                     )
                 continue
             try:
-                await self._call("set_position_mode", partial(self.exchange.set_position_mode, False, symbol))
+                await self._call(
+                    "set_position_mode",
+                    partial(self.exchange.set_position_mode, False, symbol),
+                    noop_codes=self._row.position_mode_noop_codes,
+                )
             except ServiceError as exc:
                 if exc.metadata.get("venue_code") in self._row.position_mode_noop_codes:
                     continue
@@ -288,6 +306,16 @@ class CcxtVenue:
                 position = mapping.position_info(entry, self._ccxt_market(entry["symbol"]))
                 if position is not None:
                     positions.append(position)
+        if any(p.leverage == 0 for p in positions) and self.exchange.has.get("fetchLeverages"):
+            # Some position endpoints leave leverage out (Binance USD-M positionRisk v3).
+            wanted = [p.symbol for p in positions if p.leverage == 0]
+            leverages = await self._call("fetch_leverages", lambda: self.exchange.fetch_leverages(wanted))
+            positions = [
+                replace(p, leverage=mapping.leverage_of(leverages.get(p.symbol), p.quantity))
+                if p.leverage == 0
+                else p
+                for p in positions
+            ]
         return positions
 
     async def place_order(self, request: OrderRequest) -> OrderInfo:
@@ -303,11 +331,47 @@ class CcxtVenue:
         if not order.client_order_id:
             order = replace(order, client_order_id=request.client_order_id)
         self._orders.accept(order)
+        row = self._row
+        if (
+            request.post_only
+            and order.status is OrderStatus.PENDING_NEW
+            and (row.post_only_markers or row.post_only_cancel_unmarked)
+        ):
+            # The venue takes a crossing post-only order and cancels it at once:
+            # learn the order's first state before answering.
+            order = await self._first_state(order)
+            if (
+                row.post_only_cancel_unmarked
+                and order.status is OrderStatus.CANCELED
+                and order.filled_quantity == 0
+            ):
+                order = replace(order, status_detail=POST_ONLY_DETAIL)
         if order.status_detail == POST_ONLY_DETAIL:
             raise PostOnlyWouldCross(
                 f"{self.venue.value}: post-only order {request.client_order_id} would have crossed"
             )
         return order
+
+    async def _first_state(self, order: OrderInfo) -> OrderInfo:
+        """The first state of an order the venue only acknowledged: from the private
+        stream when it brings one within `ack_state_wait_s`, else read over REST."""
+        known = self._orders.get(order.order_id)
+        if known is not None and known.status is not OrderStatus.PENDING_NEW:
+            return known
+        if self._private and self._tasks:
+            waiter: asyncio.Future[OrderInfo] = asyncio.get_running_loop().create_future()
+            self._state_waiters.setdefault(order.order_id, []).append(waiter)
+            try:
+                return await asyncio.wait_for(waiter, self._settings.ack_state_wait_s)
+            except TimeoutError:
+                _log.info("order_state_not_streamed", venue=self.venue.value, order_id=order.order_id)
+            finally:
+                waiters = self._state_waiters.get(order.order_id, [])
+                if waiter in waiters:
+                    waiters.remove(waiter)
+                if not waiters:
+                    self._state_waiters.pop(order.order_id, None)
+        return await self.fetch_order(order.symbol, order_id=order.order_id)
 
     def _lookup_params(self, client_order_id: str, order_id: str) -> tuple[str | None, dict[str, object]]:
         if order_id:
@@ -339,6 +403,8 @@ class CcxtVenue:
                         continue
                     return mapping.order_info(self._row, raw, market)
             raise OrderNotFound(f"{self.venue.value}: no order {client_order_id or order_id!r}")
+        if venue_order_id is None:
+            venue_order_id = self._row.client_lookup_order_id
         raw = await self._call(
             "fetch_order", lambda: self.exchange.fetch_order(venue_order_id, symbol, params)
         )
@@ -431,10 +497,15 @@ class CcxtVenue:
         if maximum > 0 and leverage > maximum:
             raise InvalidArgument("leverage", f"{symbol} allows at most {maximum}")
         whole = int(leverage)
-        await self._call(
-            "set_leverage",
-            lambda: self.exchange.set_leverage(whole, market["symbol"], dict(self._row.leverage_params)),
-        )
+        try:
+            await self._call(
+                "set_leverage",
+                lambda: self.exchange.set_leverage(whole, market["symbol"], dict(self._row.leverage_params)),
+                noop_codes=self._row.leverage_noop_codes,
+            )
+        except ServiceError as exc:
+            if exc.metadata.get("venue_code") not in self._row.leverage_noop_codes:
+                raise
         return Decimal(whole)
 
     async def fetch_klines(self, symbol: str, interval: KlineInterval, limit: int) -> Sequence[KlineInfo]:
@@ -637,6 +708,11 @@ class CcxtVenue:
         assert self._events is not None
         if self._orders.accept(order):
             self._events.on_order(order)
+        latest = self._orders.get(order.order_id)
+        if latest is not None and latest.status is not OrderStatus.PENDING_NEW:
+            for waiter in self._state_waiters.pop(order.order_id, []):
+                if not waiter.done():
+                    waiter.set_result(latest)
 
     async def _on_orders(self, batch: Sequence[Mapping[str, Any]]) -> None:
         for raw in batch:

@@ -4,8 +4,10 @@ Classification never reads message text. The venue's structured error code (and,
 one documented Binance case, the exact message paired with that code) is captured
 from the parsed response by a hook on ccxt's `handle_errors`, attached to the ccxt
 exception, and looked up in the venue table before falling back to the exception's
-type. An HTTP 429 is a rate limit whatever ccxt called it, and its Retry-After (from
-the failed response's headers) is passed on.
+type (ccxt's class alone is not enough behind URL overrides: Binance's error table is
+chosen by host name). An HTTP 429 is a rate limit whatever ccxt called it. A rate
+limit's wait is the response's Retry-After, else the venue's reset-time header (epoch
+milliseconds: Bybit, Gate), else the venue's rate-limit window (OKX, Bitget).
 
 Every message leaving the adapter passes through `Sanitizer`, which removes the
 configured secrets and anything that looks like a signature, key or passphrase (ccxt
@@ -176,6 +178,25 @@ def retry_after_seconds(headers: Mapping[str, str] | None, now: float | None = N
     return min(seconds, 3600.0)
 
 
+def reset_after_seconds(
+    headers: Mapping[str, str] | None, name: str, now: float | None = None
+) -> float | None:
+    """Seconds until the epoch-milliseconds time in header `name` (a venue's
+    rate-limit reset time), or None when the header is absent or not a number."""
+    if not headers:
+        return None
+    wanted = name.lower()
+    value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    if value is None:
+        return None
+    try:
+        reset_ms = int(str(value).strip())
+    except ValueError:
+        return None
+    seconds = reset_ms / 1000 - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), 3600.0)
+
+
 # -- sanitising -----------------------------------------------------------------------
 
 _SENSITIVE_NAMES = (
@@ -243,6 +264,10 @@ def classify(
         return UnclassifiedVenueError(message, metadata=metadata)
     if issubclass(target, VenueRateLimited):
         delay = retry_after_seconds(headers, now)
+        if delay is None and row.rate_limit_reset_header is not None:
+            delay = reset_after_seconds(headers, row.rate_limit_reset_header, now)
+        if delay is None:
+            delay = row.rate_limit_window_s
         error = VenueRateLimited(message, retry_after=delay)
         if delay is not None:
             error.metadata["retry_after_ms"] = str(round(delay * 1000))
@@ -260,5 +285,6 @@ __all__ = [
     "classify",
     "extract_code",
     "install_response_hook",
+    "reset_after_seconds",
     "retry_after_seconds",
 ]

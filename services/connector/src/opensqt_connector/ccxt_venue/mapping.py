@@ -245,14 +245,20 @@ def order_info(
             f"{row.venue.value}: order {order_id} has side {order.get('side')!r} / type {order.get('type')!r}"
         )
     time_in_force, post_only = _time_in_force(row, order, order_type)
-    filled = (opt_decimal(order.get("filled"), "filled") or ZERO) * size
+    info = order.get("info") or {}
+    raw_filled = next((info[key] for key in row.filled_fields if info.get(key) not in (None, "")), None)
+    filled = (opt_decimal(order.get("filled") if raw_filled is None else raw_filled, "filled") or ZERO) * size
     status, status_detail = order_status(row, order, filled)
     average = opt_decimal(order.get("average"), "average")
     updated = order.get("lastUpdateTimestamp") or order.get("lastTradeTimestamp") or order.get("timestamp")
     # Some stream messages carry only the event time (Binance futures ORDER_TRADE_UPDATE).
     created = order.get("timestamp") or updated
+    venue_client_id = next(
+        (info[key] for key in row.client_id_fields if isinstance(info.get(key), str) and info[key]),
+        order.get("clientOrderId"),
+    )
     return OrderInfo(
-        client_order_id=client_order_id(row, order.get("clientOrderId")),
+        client_order_id=client_order_id(row, venue_client_id),
         order_id=str(order_id),
         symbol=str(market["symbol"]),
         side=side,
@@ -507,6 +513,19 @@ def position_info(position: Mapping[str, Any], market: Mapping[str, Any]) -> Pos
     )
 
 
+def leverage_of(leverage: Mapping[str, Any] | None, quantity: Decimal) -> Decimal:
+    """The leverage of a one-way position from a ccxt leverage structure (the side the
+    position is on), or 0 when the venue did not say."""
+    if not leverage:
+        return ZERO
+    key = "longLeverage" if quantity >= 0 else "shortLeverage"
+    value = opt_decimal(leverage.get(key), key)
+    if value is None:
+        other = "shortLeverage" if key == "longLeverage" else "longLeverage"
+        value = opt_decimal(leverage.get(other), other)
+    return value or ZERO
+
+
 def kline_info(
     symbol: str, interval: KlineInterval, candle: Sequence[object], *, volume_unit: Decimal, closed: bool
 ) -> KlineInfo:
@@ -540,6 +559,7 @@ __all__ = [
     "fill_info",
     "has_status",
     "kline_info",
+    "leverage_of",
     "market_info",
     "opt_decimal",
     "order_info",

@@ -43,6 +43,9 @@ class StreamSettings:
     private_quiet_s: float = 60.0  # no order / fill message: REST resync as a heartbeat
     fill_lookback_s: float = 600.0  # fills fetched at first connect
     fill_overlap_s: float = 60.0  # overlap of each fill resync with the last fill seen
+    # How long a placement the venue only acknowledged waits for the order's first
+    # state on the private stream before reading it over REST (post-only orders).
+    ack_state_wait_s: float = 1.0
 
 
 class Backoff:

@@ -13,7 +13,10 @@ A row says, for spot and for the linear perpetual:
 - the venue's own order statuses (from its API documentation) and the raw fields that
   carry them, mapped to our OrderStatus, plus markers of a post-only auto-cancel;
 - error codes ccxt does not classify precisely enough (duplicate client id, min
-  notional, reduce-only, post-only), and where the code sits in an error response;
+  notional, reduce-only, post-only, auth, server errors, rate limits), where the code
+  sits in an error response, and how a rate-limit answer says when to come back;
+- ccxt parsing gaps: which raw fields carry the order's own client id or its
+  cumulative fill, how a crossing post-only order shows (a marker, or nothing);
 - the sandbox switch (testnet URLs, demo-trading URLs, or a header), whether a
   passphrase is needed, how one-way position mode is checked, extra leverage params;
 - which `exchange.urls['api']` entries each market uses (REST and WebSocket), for
@@ -31,10 +34,14 @@ from types import MappingProxyType
 from opensqt_common.enums import MarketType, OrderStatus, Venue
 from opensqt_common.errors import ServiceError
 from opensqt_connector.venue_errors import (
+    AuthFailed,
     DuplicateClientOrderId,
     MinNotional,
+    OrderNotFound,
     PostOnlyWouldCross,
     ReduceOnlyRejected,
+    VenueRateLimited,
+    VenueUnavailable,
 )
 
 OUR_CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
@@ -165,6 +172,8 @@ class VenueRow:
     position_mode: PositionModeCheck
     position_mode_noop_codes: frozenset[str] = frozenset()
     leverage_params: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    # Error codes meaning "the leverage is already that" (success for us).
+    leverage_noop_codes: frozenset[str] = frozenset()
     order_lookup: OrderLookup = OrderLookup.FETCH_ORDER
     # The venue takes the client order id where the order id goes (Gate: "t-…" in the
     # path of GET/DELETE /orders/{order_id}); ccxt's cancel does not map it otherwise.
@@ -173,6 +182,24 @@ class VenueRow:
     # to subscribe to private channels (Gate futures); None: not needed.
     uid_lookup: tuple[str, str] | None = None
     order_id_param: str = "orderId"  # the venue's order-id param, for OPEN_THEN_CLOSED
+    # Raw order fields that carry the order's own client id ahead of ccxt's unified
+    # clientOrderId (Binance spot cancel answers put the cancel request's id there).
+    client_id_fields: tuple[str, ...] = ()
+    # A response header with the epoch milliseconds at which a rate limit resets, used
+    # when a rate-limit answer has no Retry-After (Bybit X-Bapi-Limit-Reset-Timestamp).
+    rate_limit_reset_header: str | None = None
+    # Raw order fields holding the cumulative filled amount, ahead of ccxt's `filled`
+    # (ccxt's bitget stream parser reports the last fill's size as `filled`).
+    filled_fields: tuple[str, ...] = ()
+    # The venue cancels a crossing post-only order without saying why (Bitget): a
+    # post-only order whose first state is cancelled and unfilled crossed.
+    post_only_cancel_unmarked: bool = False
+    # The order id ccxt's fetch_order gets when looking up by client id (None: None;
+    # ccxt's bitget builds its not-found message with the id and fails on None).
+    client_lookup_order_id: str | None = None
+    # The venue's rate-limit window: how long to wait after a rate-limit answer that
+    # says nothing of when to come back (OKX and Bitget count requests per window).
+    rate_limit_window_s: float | None = None
 
     def market(self, market_type: MarketType) -> MarketRow:
         return self.markets[market_type]
@@ -273,6 +300,15 @@ BINANCE = VenueRow(
             "-5022": PostOnlyWouldCross,  # post-only order could not be executed as maker
             "-2022": ReduceOnlyRejected,  # ReduceOnly Order is rejected
             "-4118": ReduceOnlyRejected,  # REDUCE_ONLY_MARGIN_CHECK_FAILED
+            # ccxt turns -2015 into DDoSProtection once a private call has succeeded
+            # ("hasAlreadyAuthenticatedSuccessfully"): a revoked key is still a bad key.
+            "-2015": AuthFailed,  # Invalid API-key, IP, or permissions for action
+            "-2014": AuthFailed,  # API-key format invalid
+            "-1022": AuthFailed,  # Signature for this request is not valid
+            "-1001": VenueUnavailable,  # DISCONNECTED: internal error (ccxt: OperationFailed)
+            "-1007": VenueUnavailable,  # TIMEOUT: backend timeout, execution status unknown
+            "-1003": VenueRateLimited,  # TOO_MANY_REQUESTS
+            "-1015": VenueRateLimited,  # TOO_MANY_ORDERS
         }
     ),
     error_messages=MappingProxyType(
@@ -283,6 +319,7 @@ BINANCE = VenueRow(
     sandbox=Sandbox(SandboxKind.DEMO),
     needs_passphrase=False,
     position_mode=PositionModeCheck.FETCH,
+    client_id_fields=("origClientOrderId",),
 )
 
 BITGET = VenueRow(
@@ -341,12 +378,18 @@ BITGET = VenueRow(
             "45110": MinNotional,  # less than the minimum amount
             "22002": ReduceOnlyRejected,  # no position to close
             "25227": ReduceOnlyRejected,  # no position available to close
+            "429": VenueRateLimited,  # too many requests (HTTP 429)
+            "40015": VenueUnavailable,  # system is abnormal, try again later
         }
     ),
     error_messages=MappingProxyType({}),
     sandbox=Sandbox(SandboxKind.HEADER, ("PAPTRADING", "1")),
     needs_passphrase=True,
     position_mode=PositionModeCheck.SET,
+    filled_fields=("accBaseVolume",),  # stream orders: cumulative (baseVolume: this fill)
+    post_only_cancel_unmarked=True,
+    client_lookup_order_id="",
+    rate_limit_window_s=1.0,  # trading endpoints count requests per second
 )
 
 GATE = VenueRow(
@@ -420,6 +463,14 @@ GATE = VenueRow(
             "POC_FILL_IMMEDIATELY": PostOnlyWouldCross,
             "INCREASE_POSITION": ReduceOnlyRejected,  # reduce-only order would increase position
             "REDUCE_EXCEEDED": ReduceOnlyRejected,  # reduce order would exceed the position
+            # Cancelling an order that is no longer open: "no open order" like the other
+            # venues (ccxt: InvalidOrder for the spot labels, ExchangeError for futures).
+            "ORDER_CANCELLED": OrderNotFound,
+            "ORDER_CLOSED": OrderNotFound,
+            "ORDER_FINISHED": OrderNotFound,
+            "TOO_MANY_REQUESTS": VenueRateLimited,  # HTTP 429
+            "SERVER_ERROR": VenueUnavailable,  # HTTP 500
+            "TOO_BUSY": VenueUnavailable,  # HTTP 503
         }
     ),
     error_messages=MappingProxyType({}),
@@ -430,6 +481,7 @@ GATE = VenueRow(
     leverage_params=_frozen({"marginMode": "cross"}),
     client_id_as_order_id=True,
     uid_lookup=("privateAccountGetDetail", "user_id"),  # GET /api/v4/account/detail
+    rate_limit_reset_header="X-Gate-RateLimit-Reset-Timestamp",
 )
 
 OKX = VenueRow(
@@ -482,6 +534,9 @@ OKX = VenueRow(
             "51120": MinNotional,  # order quantity is less than the minimum
             "51169": ReduceOnlyRejected,  # no position in this direction to reduce
             "51170": ReduceOnlyRejected,  # reduce-only order in the direction of the position
+            "50011": VenueRateLimited,  # rate limit reached (HTTP 429)
+            "50026": VenueUnavailable,  # system error, try again later
+            "50013": VenueUnavailable,  # systems are busy
         }
     ),
     error_messages=MappingProxyType({}),
@@ -489,6 +544,7 @@ OKX = VenueRow(
     needs_passphrase=True,
     position_mode=PositionModeCheck.FETCH,
     leverage_params=_frozen({"marginMode": "cross"}),
+    rate_limit_window_s=2.0,  # trading endpoints count requests per 2 s
 )
 
 BYBIT = VenueRow(
@@ -551,6 +607,11 @@ BYBIT = VenueRow(
             "170136": MinNotional,  # order quantity lower than the minimum
             "110017": ReduceOnlyRejected,  # reduce-only rule not satisfied
             "170218": PostOnlyWouldCross,  # the LIMIT-MAKER order is rejected (spot)
+            "10003": AuthFailed,  # API key is invalid
+            "10004": AuthFailed,  # error sign
+            "10006": VenueRateLimited,  # too many visits
+            "10000": VenueUnavailable,  # server timeout
+            "10016": VenueUnavailable,  # server error (ccxt: ExchangeError)
         }
     ),
     error_messages=MappingProxyType({}),
@@ -558,7 +619,9 @@ BYBIT = VenueRow(
     needs_passphrase=False,
     position_mode=PositionModeCheck.SET,
     position_mode_noop_codes=frozenset({"110025"}),  # position mode is not modified
+    leverage_noop_codes=frozenset({"110043"}),  # leverage not modified
     order_lookup=OrderLookup.OPEN_THEN_CLOSED,
+    rate_limit_reset_header="X-Bapi-Limit-Reset-Timestamp",
 )
 
 VENUES: Mapping[Venue, VenueRow] = MappingProxyType(
