@@ -53,6 +53,16 @@ async def test_open_intents_lists_only_intents_without_a_final_outcome(journal: 
     assert await journal.open_intents("grid1") == [records[0], records[4]]
 
 
+async def test_intents_since_lists_recent_intents_whatever_their_outcome(journal: SqlJournal) -> None:
+    records = [intent(level=level, created_ms=1_000 * level) for level in range(1, 5)]
+    for record in records:
+        await journal.record_intent(record)
+    await journal.record_intent(intent("other", level=4, created_ms=4_000))
+    await journal.record_outcome(records[2].client_order_id, Outcome.FILLED, order_id="o-3")
+    assert await journal.intents_since("grid1", 2_000) == records[1:]
+    assert await journal.intents_since("grid1", 4_001) == []
+
+
 async def test_a_final_outcome_is_never_overwritten_but_history_keeps_everything(journal: SqlJournal) -> None:
     record = intent()
     await journal.record_intent(record)

@@ -154,6 +154,24 @@ class SqlJournal:
 
         return await self._executor.run(op)
 
+    async def intents_since(self, strategy_id: str, created_ms: int) -> Sequence[IntentRecord]:
+        """This strategy's intents created at or after `created_ms`, whatever their outcome.
+
+        Start-up recovery reads these besides the open ones: a workflow (recovery, reconcile,
+        shutdown, a lifecycle) may have recorded a *final* outcome for an order the last
+        snapshot never knew (sent after it was taken); the grid must still learn of that order,
+        or its fills would find no slot."""
+
+        def op(db: Db) -> list[IntentRecord]:
+            rows = db.execute(
+                _SELECT_INTENTS
+                + "WHERE strategy_id = ? AND created_ms >= ? ORDER BY created_ms, client_order_id",
+                (strategy_id, created_ms),
+            ).fetchall()
+            return [codec.intent_from_row(row) for row in rows]
+
+        return await self._executor.run(op)
+
     async def save_snapshot(self, strategy_id: str, snapshot: Mapping[str, Any]) -> None:
         body = codec.snapshot_text(snapshot)
         now = self._clock_ms()
