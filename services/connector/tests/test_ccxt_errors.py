@@ -13,7 +13,7 @@ import ccxt
 import grpc
 import pytest
 import structlog
-from ccxt_recorded import API_KEY, API_PASSPHRASE, API_SECRET, prepared_venue
+from ccxt_recorded import API_KEY, API_PASSPHRASE, API_SECRET, prepared_venue  # type: ignore[import-not-found]
 
 from opensqt_common.enums import OrderType, Side, TimeInForce, Venue
 from opensqt_common.errors import ServiceError

@@ -11,7 +11,7 @@ from typing import Any
 
 import ccxt.pro
 import pytest
-from ccxt_recorded import prepared_venue
+from ccxt_recorded import prepared_venue  # type: ignore[import-not-found]
 
 from opensqt_common.enums import MarketType, Venue
 from opensqt_connector.ccxt_venue.exchange import (

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import structlog
-from ccxt_recorded import recorded_session
+from ccxt_recorded import recorded_session  # type: ignore[import-not-found]
 
 from opensqt_common.enums import MarketType, OrderStatus, OrderType, Side, TimeInForce, Venue
 from opensqt_common.errors import InvalidArgument

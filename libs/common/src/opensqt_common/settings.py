@@ -62,4 +62,4 @@ S = TypeVar("S", bound=ServiceSettings)
 def load_settings(settings_cls: type[S], argv: Sequence[str] | None = None) -> S:
     """Build settings from flags (argv; none when None), env vars and secret files."""
     args: list[str] | bool = list(argv) if argv is not None else False
-    return settings_cls(_cli_parse_args=args, _secrets_dir=secrets_dir())  # type: ignore[call-arg]
+    return settings_cls(_cli_parse_args=args, _secrets_dir=secrets_dir())

@@ -143,7 +143,7 @@ class VenueCredentials(BaseSettings):
 
     @classmethod
     def load(cls) -> VenueCredentials:
-        return cls(_secrets_dir=secrets_dir())  # type: ignore[call-arg]
+        return cls(_secrets_dir=secrets_dir())
 
     @property
     def complete(self) -> bool:

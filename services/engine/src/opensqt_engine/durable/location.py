@@ -43,7 +43,7 @@ class DatabaseSettings(BaseSettings):
 
 def configured_database_url() -> str | None:
     """The URL from the environment (or a secret file named OPENSQT_DATABASE_URL), if any."""
-    return DatabaseSettings(_secrets_dir=secrets_dir()).database_url  # type: ignore[call-arg]
+    return DatabaseSettings(_secrets_dir=secrets_dir()).database_url
 
 
 @dataclass(frozen=True, slots=True)
