@@ -15,7 +15,7 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -27,6 +27,8 @@ from opensqt_common.logging import get_logger
 from opensqt_common.telemetry import server_interceptors
 
 _log = get_logger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 AUTH_METADATA_KEY = "authorization"
 # Health and reflection stay open so that probes and tooling work without a token.
@@ -97,8 +99,36 @@ def _deny(handler: grpc.RpcMethodHandler[Any, Any] | None, message: str) -> grpc
     return grpc.unary_unary_rpc_method_handler(abort, deserializer, serializer)
 
 
+_TRACED_PER_MESSAGE = "__opensqt_traced_per_message__"
+
+
+def traced_per_message(method: F) -> F:
+    """Mark a servicer method whose messages carry their own trace context.
+
+    For a long-lived bidi stream (ReviewOrders, SubmitOrders) the call's gRPC context
+    belongs to the stream, not to any order in it: each message carries a W3C
+    `trace_context` and the method starts its own span per message as that context's
+    child. The scaffold therefore does not wrap such a method in OpenTelemetry's server
+    interceptor, whose one span per call would last as long as the stream, tell nothing
+    about the orders in it, and cost on every message (an extra async-generator hop,
+    and an exemplar offer on every histogram record made while that sampled span is
+    current). Unmarked methods keep the interceptor.
+
+        class RiskServicer(...):
+            @traced_per_message
+            async def ReviewOrders(self, request_iterator, context): ...
+    """
+    setattr(method, _TRACED_PER_MESSAGE, True)
+    return method
+
+
+def _is_traced_per_message(handler: grpc.RpcMethodHandler[Any, Any]) -> bool:
+    behavior = handler.stream_stream or handler.unary_stream or handler.stream_unary or handler.unary_unary
+    return bool(getattr(behavior, _TRACED_PER_MESSAGE, False))
+
+
 class _SkipInfrastructure(grpc.aio.ServerInterceptor):
-    """Applies `inner` to application methods only.
+    """Applies `inner` to application methods only, except those marked `traced_per_message`.
 
     OpenTelemetry's aio interceptor expects response-streaming handlers to be async
     generators; the health servicer's Watch writes with `context.write` instead and
@@ -115,7 +145,14 @@ class _SkipInfrastructure(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         if handler_call_details.method.startswith(_PUBLIC_METHOD_PREFIXES):
             return await continuation(handler_call_details)
-        return await self._inner.intercept_service(continuation, handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is not None and _is_traced_per_message(handler):
+            return handler
+
+        async def resolved(_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler[Any, Any] | None:
+            return handler
+
+        return await self._inner.intercept_service(resolved, handler_call_details)
 
 
 class GrpcServer:

@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _serve(settings: RiskSettings, config: RiskConfig) -> None:
     telemetry = setup_telemetry(SERVICE_NAME, metrics_port=settings.metrics_port)
+    if telemetry.metrics_port is not None:
+        _log.info("metrics_listening", port=telemetry.metrics_port, path="/metrics")
     try:
         app = RiskApp(settings, config)
         await app.start()

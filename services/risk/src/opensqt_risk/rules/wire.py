@@ -21,6 +21,7 @@ from opensqt_common import decimals
 from opensqt_common.enums import ORDER_STATUS, ORDER_TYPE, SIDE, TRADING_STATE, OrderType, WireMap
 from opensqt_common.errors import InvalidArgument
 from opensqt_common.validation import (
+    check_decimal,
     client_order_id_field,
     decimal_field,
     enum_field,
@@ -83,6 +84,8 @@ STARTUP_CHECK_KIND = WireMap(
 )
 
 _D = decimals.to_proto
+_NANOS = 1_000_000_000
+_MAX_SYMBOL = 64
 
 
 def _signed(message: Message, field: str) -> Decimal:
@@ -108,29 +111,57 @@ def ns_to_timestamp(nanos: int) -> Timestamp:
 # ---------------------------------------------------------------------- intents
 
 
+# Parsed positive decimals by their wire text. Grid engines send the same few price
+# levels and quantities over and over; a hit skips re-parsing (Decimals are immutable,
+# so sharing one is safe). Only texts that passed `check_decimal` are stored; the
+# cache is emptied when full, so a stream of distinct values costs one parse each.
+_POSITIVE_DECIMALS: dict[str, Decimal] = {}
+_POSITIVE_DECIMALS_MAX = 4096
+
+
+def _positive_decimal(text: str, field: str) -> Decimal:
+    """`check_decimal(text, field)` (strictly positive), memoised by text."""
+    value = _POSITIVE_DECIMALS.get(text)
+    if value is None:
+        value = check_decimal(text, field)
+        if len(_POSITIVE_DECIMALS) >= _POSITIVE_DECIMALS_MAX:
+            _POSITIVE_DECIMALS.clear()
+        _POSITIVE_DECIMALS[text] = value
+    return value
+
+
 def intent_from_proto(message: risk_pb2.OrderIntent) -> Intent:
-    """Parse an intent strictly; raises InvalidArgument naming the bad field."""
+    """Parse an intent strictly; raises InvalidArgument naming the bad field.
+
+    The ReviewOrders hot path: the fields are read directly (no generic field lookup)
+    with the same rules and messages as `opensqt_common.validation`.
+    """
     client_order_id = client_order_id_field(message.client_order_id)
-    symbol = text_field(message.symbol, "symbol", max_length=64)
+    symbol = message.symbol
+    if not symbol:
+        raise InvalidArgument("symbol", "is required")
+    if len(symbol) > _MAX_SYMBOL:
+        raise InvalidArgument("symbol", f"must be at most {_MAX_SYMBOL} characters (got {len(symbol)})")
     side = enum_field(message.side, SIDE, "side")
     order_type = enum_field(message.type, ORDER_TYPE, "type")
-    quantity = decimal_field(message, "quantity")
-    price = decimal_field(message, "price", required=False)
-    assert quantity is not None
+    if not message.HasField("quantity"):
+        raise InvalidArgument("quantity", "is required")
+    quantity = _positive_decimal(message.quantity.value, "quantity")
+    price = _positive_decimal(message.price.value, "price") if message.HasField("price") else None
     if order_type is OrderType.LIMIT and price is None:
         raise InvalidArgument("price", "is required for a LIMIT order")
     if order_type is OrderType.MARKET and price is not None:
         raise InvalidArgument("price", "must be unset for a MARKET order")
     return Intent(
-        client_order_id=client_order_id,
-        symbol=symbol,
-        side=side,
-        type=order_type,
-        price=price,
-        quantity=quantity,
-        reduce_only=message.reduce_only,
-        post_only=message.post_only,
-        strategy_id=message.strategy_id,
+        client_order_id,
+        symbol,
+        side,
+        order_type,
+        price,
+        quantity,
+        message.reduce_only,
+        message.post_only,
+        message.strategy_id,
     )
 
 
@@ -155,14 +186,22 @@ def intent_to_proto(intent: Intent, trace_context: dict[str, str] | None = None)
 
 
 def decision_to_proto(decision: Decision) -> risk_pb2.RiskDecision:
-    message = risk_pb2.RiskDecision(
-        client_order_id=decision.client_order_id,
-        approved=decision.veto is None,
-        decided_at=ns_to_timestamp(decision.decided_at_ns),
-    )
+    message = risk_pb2.RiskDecision()
+    fill_decision(message, decision)
+    return message
+
+
+def fill_decision(message: risk_pb2.RiskDecision, decision: Decision) -> None:
+    """Write `decision` into an empty `message` (e.g. a response's own field: no copy)."""
+    message.client_order_id = decision.client_order_id
+    seconds, nanos = divmod(decision.decided_at_ns, _NANOS)
+    stamp = message.decided_at
+    stamp.seconds = seconds
+    stamp.nanos = nanos
     veto = decision.veto
     if veto is None:
-        return message
+        message.approved = True
+        return
     message.reason = VETO_REASON.to_proto(veto.reason)  # type: ignore[assignment]
     message.detail = veto.detail
     for applied in veto.limits:
@@ -176,7 +215,6 @@ def decision_to_proto(decision: Decision) -> risk_pb2.RiskDecision:
                 metadata={"field": veto.field} if veto.field else {},
             )
         )
-    return message
 
 
 def decision_from_proto(message: risk_pb2.RiskDecision) -> Decision:
