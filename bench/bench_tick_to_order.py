@@ -53,6 +53,7 @@ import grpc
 from opensqt.engine.v1 import engine_service_pb2 as engine_pb
 from opensqt.engine.v1 import engine_service_pb2_grpc
 from opensqt_common.enums import OrderStatus, Side
+from opensqt_common.logging import configure_logging
 from opensqt_common.settings import load_settings
 from opensqt_common.testing import free_port, wait_serving
 from opensqt_connector.app import Connector
@@ -274,6 +275,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
     settings = load_settings(
         ConnectorSettings, ["--listen", "127.0.0.1:0", "--order-rate", "0", "--log-level", "WARNING"]
     )
+    # The in-process connector logs like `opensqt-connector` would with these settings.
+    configure_logging("opensqt-connector", settings.log_level, settings.log_format)
     connector = Connector(settings, VenueCredentials())
     probe = Probe()
     probe.install(connector)

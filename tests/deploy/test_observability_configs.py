@@ -24,10 +24,12 @@ from deploy_support import (  # type: ignore[import-not-found]  # on sys.path un
 
 # The metric names the services are told to emit (issue "Deploy and observe").
 CONTRACT = {
-    "opensqt_connector_orders_total": ("counter", {"venue", "result"}),
-    "opensqt_connector_order_entry_latency_milliseconds": ("histogram", set()),
-    "opensqt_connector_stream_reconnects_total": ("counter", {"stream"}),
+    "opensqt_connector_orders_total": ("counter", {"venue", "symbol", "side", "result", "reason"}),
+    "opensqt_connector_order_entry_latency_milliseconds": ("histogram", {"venue", "entry", "result"}),
     "opensqt_connector_stream_subscribers": ("gauge", {"stream"}),
+    "opensqt_connector_stream_slow_disconnects_total": ("counter", {"stream"}),
+    "opensqt_connector_venue_stream_reconnects_total": ("counter", {"venue", "stream"}),
+    "opensqt_connector_venue_breaker_transitions_total": ("counter", {"venue", "state"}),
     "opensqt_risk_decisions_total": ("counter", {"approved", "reason"}),
     "opensqt_risk_review_latency_milliseconds": ("histogram", set()),
     "opensqt_risk_trading_state": ("gauge", set()),
@@ -270,7 +272,7 @@ def test_dashboard_covers_the_required_views(dashboard) -> None:
         "risk state": "opensqt_risk_trading_state",
         "veto counts by reason": "opensqt_risk_decisions_total",
         "order-entry latency": "opensqt_connector_order_entry_latency_milliseconds_bucket",
-        "stream reconnects": "opensqt_connector_stream_reconnects_total",
+        "stream reconnects": "opensqt_connector_venue_stream_reconnects_total",
     }
     exprs = [expr for _, expr in _panel_exprs(dashboard)]
     for view, metric in required.items():

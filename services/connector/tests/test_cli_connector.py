@@ -92,8 +92,8 @@ async def test_connector_process_serves_and_exits_cleanly_on_sigterm() -> None:
             assert placed.order.status == common_pb2.ORDER_STATUS_NEW
         metrics_port = next(json.loads(line)["port"] for line in lines if '"metrics_listening"' in line)
         scraped = await asyncio.to_thread(_scrape, f"http://127.0.0.1:{metrics_port}/metrics")
-        assert "opensqt_connector_orders_placed_total{" in scraped
-        assert "opensqt_connector_order_entry_duration_seconds_bucket{" in scraped
+        assert "opensqt_connector_orders_total{" in scraped
+        assert "opensqt_connector_order_entry_latency_milliseconds_bucket{" in scraped
 
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), timeout=5) == 0

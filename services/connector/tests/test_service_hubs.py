@@ -59,6 +59,10 @@ def _hub(max_queue: int = 100) -> tuple[EventHub, InMemoryMetricReader]:
     return EventHub(metrics, max_queue=max_queue), reader
 
 
+def _by_stream(reader: InMemoryMetricReader, name: str) -> list[tuple[object, float]]:
+    return [(attributes["stream"], value) for attributes, value in _metric_points(reader, name)]
+
+
 def _metric_points(reader: InMemoryMetricReader, name: str) -> list[tuple[dict[str, object], float]]:
     data = reader.get_metrics_data()
     points: list[tuple[dict[str, object], float]] = []
@@ -86,11 +90,15 @@ async def test_a_subscriber_that_falls_behind_is_disconnected_and_others_continu
         await slow.__anext__()
     assert dropped.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert hub.orders.subscriber_count == 1
-    assert _metric_points(reader, "opensqt.connector.stream.slow_disconnects") == [({"stream": "orders"}, 1)]
+    every_stream = ("orders", "fills", "prices", "klines")
+    slow_disconnects = dict(_by_stream(reader, "opensqt.connector.stream.slow_disconnects"))
+    assert slow_disconnects == {stream: 1 if stream == "orders" else 0 for stream in every_stream}
+    assert dict(_by_stream(reader, "opensqt.connector.stream.subscribers"))["orders"] == 1
     with fast:
         pass
     assert hub.orders.subscriber_count == 0
-    assert _metric_points(reader, "opensqt.connector.stream.subscribers") == [({"stream": "orders"}, 0)]
+    subscribers = dict(_by_stream(reader, "opensqt.connector.stream.subscribers"))
+    assert subscribers == dict.fromkeys(every_stream, 0)
 
 
 async def test_order_updates_are_deduplicated_and_never_go_backwards() -> None:
@@ -149,8 +157,10 @@ async def test_venue_stream_loss_ends_only_the_affected_streams_and_counts_recon
     assert orders.closed
     hub.on_stream_state("private", True)
     hub.on_stream_state("private", True)  # already up: not a reconnect
+    hub.on_stream_state("klines", True)  # first up: a known feed, no reconnect yet
     points = sorted(_metric_points(reader, "opensqt.connector.venue.stream_reconnects"), key=str)
     assert points == [
+        ({"venue": "sim", "stream": "klines"}, 0),
         ({"venue": "sim", "stream": "private"}, 1),
         ({"venue": "sim", "stream": "tickers"}, 1),
     ]

@@ -68,25 +68,23 @@ async def test_an_empty_bucket_refuses_new_orders_on_both_entries_but_not_repeat
         cancel_all = await client.exchange.CancelAllOrders(pb.CancelAllOrdersRequest())
         assert sorted(o.client_order_id for o in cancel_all.orders) == ["lim-a", "lim-c"]
 
-        placed = _points(reader, "opensqt.connector.orders.placed")
-        assert sum(p.value for p in placed if isinstance(p, NumberDataPoint)) == 3
-        rejected = {
-            str(p.attributes["reason"]): p.value
-            for p in _points(reader, "opensqt.connector.orders.rejected")
+        orders = {
+            (str(p.attributes["result"]), str(p.attributes["reason"])): p.value
+            for p in _points(reader, "opensqt.connector.orders")
             if isinstance(p, NumberDataPoint) and p.attributes
         }
-        assert rejected == {"RATE_LIMITED": 2}
+        assert orders == {("accepted", "NONE"): 3, ("error", "RATE_LIMITED"): 2}
         latency = {
-            (str(p.attributes["entry"]), str(p.attributes["outcome"])): p.count
-            for p in _points(reader, "opensqt.connector.order_entry.duration")
+            (str(p.attributes["entry"]), str(p.attributes["result"])): p.count
+            for p in _points(reader, "opensqt.connector.order_entry_latency")
             if isinstance(p, HistogramDataPoint) and p.attributes
         }
+        # The repeat of lim-a was answered from what the connector knew: neither counted nor timed.
         assert latency == {
-            ("unary", "ok"): 2,
-            ("stream", "ok"): 1,
-            ("unary", "RATE_LIMITED"): 1,
-            ("stream", "RATE_LIMITED"): 1,
-            ("unary", "existing"): 1,
+            ("unary", "accepted"): 2,
+            ("stream", "accepted"): 1,
+            ("unary", "error"): 1,
+            ("stream", "error"): 1,
         }
 
 

@@ -251,7 +251,7 @@ async def test_drop_streams_goes_down_resyncs_open_orders_and_comes_back() -> No
 async def test_drop_streams_configured_at_start_fires_once_after_start() -> None:
     _, sink, _ = await started(faults=FaultConfig(drop_streams=True))
     states = [e for e in sink.events if isinstance(e, tuple)]
-    assert [c for _, c, _ in states] == [False] * 4 + [True] * 4
+    assert [c for _, c, _ in states] == [True] * 4 + [False] * 4 + [True] * 4  # up at start, then the drop
 
 
 # -------------------------------------------------------------- price feed

@@ -5,6 +5,10 @@ SDK. Spans are exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and
 any extra exporter a caller passes (tests use an in-memory one); otherwise tracing
 is a cheap no-op sampler-less provider. Metrics are served for Prometheus on
 `metrics_port` when given, and exported over OTLP when the endpoint is set.
+
+For debugging and tests, `OPENSQT_TRACE_FILE=<path>` also writes every finished
+span to a JSON-lines file (see `opensqt_common.trace_file`); `{service}` in the
+path is replaced by the service name, so one setting serves several processes.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+
+from opensqt_common.trace_file import TRACE_FILE_ENV, JsonLinesSpanExporter, trace_file_path
 
 OTLP_ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
@@ -55,6 +61,10 @@ def setup_telemetry(
     tracer_provider = TracerProvider(resource=resource)
     for exporter in span_exporters:
         tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    trace_file = os.environ.get(TRACE_FILE_ENV)
+    if trace_file:
+        file_exporter = JsonLinesSpanExporter(trace_file_path(trace_file, service))
+        tracer_provider.add_span_processor(SimpleSpanProcessor(file_exporter))
     readers: list[MetricReader] = []
     bound_port: int | None = None
     if otlp_enabled():

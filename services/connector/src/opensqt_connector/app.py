@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace as otel_trace
 
 from opensqt.exchange.v1 import exchange_service_pb2, exchange_service_pb2_grpc
 from opensqt.sim.v1 import sim_service_pb2
@@ -28,6 +29,7 @@ from opensqt_connector.orders import OrderEntry, OrderLimiter
 from opensqt_connector.resilience import BreakerState, CircuitBreaker, ResilientVenue, RetryPolicy
 from opensqt_connector.service import ExchangeServicer
 from opensqt_connector.settings import ConnectorSettings, VenueCredentials
+from opensqt_connector.tracing import OrderTracer
 from opensqt_connector.venue import VenueAdapter
 
 if TYPE_CHECKING:
@@ -68,12 +70,15 @@ class Connector:
         credentials: VenueCredentials | None = None,
         *,
         meter_provider: otel_metrics.MeterProvider | None = None,
+        tracer_provider: otel_trace.TracerProvider | None = None,
         retry_policy: RetryPolicy | None = None,
         breaker_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
         self._credentials = credentials or VenueCredentials()
         self.metrics = ConnectorMetrics(settings.exchange, meter_provider)
+        self.metrics.known_breaker_states(state.value for state in BreakerState)
+        self.tracer = OrderTracer(settings.exchange, tracer_provider)
         self.hub = EventHub(self.metrics)
         self._sim: SimVenue | None = None
         self.resilient = ResilientVenue(
@@ -88,7 +93,7 @@ class Connector:
             ),
         )
         self.venue: VenueAdapter = self.resilient
-        self.entry = OrderEntry(self.venue, self.hub, self.metrics, self._limiter())
+        self.entry = OrderEntry(self.venue, self.hub, self.metrics, self._limiter(), self.tracer)
         self.server: GrpcServer | None = None
         self._started = False
 
@@ -150,7 +155,7 @@ class Connector:
         )
         token = read_token_file(settings.auth_token_file) if settings.auth_token_file else None
         server = GrpcServer(listen=settings.listen, service_names=names, tls=tls, auth_token=token)
-        servicer = ExchangeServicer(self.venue, self.hub, self.entry, self.kline_interval)
+        servicer = ExchangeServicer(self.venue, self.hub, self.entry, self.kline_interval, self.tracer)
         exchange_service_pb2_grpc.add_ExchangeServiceServicer_to_server(servicer, server.grpc)
         if self._sim is not None:
             from opensqt_connector.sim.control import add_sim_control

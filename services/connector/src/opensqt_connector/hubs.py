@@ -152,6 +152,7 @@ class Topic(Generic[T]):
     def __init__(self, name: str, metrics: ConnectorMetrics, max_queue: int) -> None:
         self.name = name
         self.metrics = metrics
+        metrics.known_stream(name)
         self._max_queue = max_queue
         self._subscribers: list[Subscription[T]] = []
 
@@ -211,6 +212,7 @@ class EventHub:
         self._tickers: dict[str, TickerInfo] = {}
         self._klines: dict[str, KlineInfo] = {}
         self._down: set[str] = set()
+        self._seen: set[str] = set()
 
     # -- VenueEvents -------------------------------------------------------------
 
@@ -241,6 +243,9 @@ class EventHub:
             if stream in self._down:
                 self._down.discard(stream)
                 self._metrics.reconnect(stream)
+            elif stream not in self._seen:
+                self._metrics.known_venue_stream(stream)
+            self._seen.add(stream)
             _log.info("venue_stream_up", stream=stream, detail=detail)
             return
         self._down.add(stream)

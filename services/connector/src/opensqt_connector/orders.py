@@ -27,8 +27,9 @@ from opensqt_common.decimals import format_decimal
 from opensqt_common.enums import OrderStatus, Side
 from opensqt_common.errors import RateLimited, ServiceError
 from opensqt_common.logging import get_logger
+from opensqt_connector import tracing
 from opensqt_connector.hubs import EventHub
-from opensqt_connector.metrics import ConnectorMetrics
+from opensqt_connector.metrics import ERROR, REASON_NONE, REASON_UNSPECIFIED, ConnectorMetrics, result_of
 from opensqt_connector.models import OrderInfo, OrderRequest
 from opensqt_connector.requests import OrderRef
 from opensqt_connector.venue import VenueAdapter
@@ -77,31 +78,62 @@ class OrderEntry:
         hub: EventHub,
         metrics: ConnectorMetrics,
         limiter: OrderLimiter | None,
+        tracer: tracing.OrderTracer | None = None,
     ) -> None:
         self._venue = venue
         self._hub = hub
         self._metrics = metrics
         self._limiter = limiter
+        self._tracer = tracer or tracing.OrderTracer(metrics.venue)
         self._in_flight: dict[str, asyncio.Task[PlaceResult]] = {}
 
     async def place(self, request: OrderRequest, entry: str) -> PlaceResult:
-        """Place `request` once; a repeated client order id returns the same order."""
+        """Place `request` once; a repeated client order id returns the same order.
+
+        Counts and times every placement that went to the venue or failed trying;
+        repeats answered from what the connector already knows are neither.
+        """
         started = time.perf_counter()
         try:
             result = await self._place(request)
         except ServiceError as exc:
-            self._metrics.rejected(exc.reason_name)
-            self._metrics.entry_latency(time.perf_counter() - started, entry, exc.reason_name)
+            self._settled(request, exc.reason_name, entry, started, exc.message)
             raise
-        outcome = "existing" if result.existing else "ok"
+        except Exception as exc:
+            self._settled(request, "INTERNAL", entry, started, type(exc).__name__)
+            raise
         if not result.existing:
-            if result.order.status is OrderStatus.REJECTED:
-                self._metrics.rejected("REJECTED")
-                outcome = "REJECTED"
-            else:
-                self._metrics.placed(result.order.symbol, result.order.side.value)
-        self._metrics.entry_latency(time.perf_counter() - started, entry, outcome)
+            order = result.order
+            rejected = order.status is OrderStatus.REJECTED
+            reason = REASON_UNSPECIFIED if rejected else REASON_NONE
+            self._settled(request, reason, entry, started, order.status_detail, order)
         return result
+
+    def _settled(
+        self,
+        request: OrderRequest,
+        reason: str,
+        entry: str,
+        started: float,
+        detail: str,
+        order: OrderInfo | None = None,
+    ) -> None:
+        milliseconds = (time.perf_counter() - started) * 1000
+        self._metrics.order(request.symbol, request.side.value, reason, entry, milliseconds)
+        result = result_of(reason)
+        log = _log.warning if result == ERROR else _log.info
+        log(
+            "order_placed" if reason == REASON_NONE else "order_not_placed",
+            client_order_id=request.client_order_id,
+            order_id=order.order_id if order is not None else "",
+            symbol=request.symbol,
+            side=request.side.value,
+            entry=entry,
+            result=result,
+            reason=reason,
+            detail=detail,
+            latency_ms=round(milliseconds, 3),
+        )
 
     async def _place(self, request: OrderRequest) -> PlaceResult:
         key = request.client_order_id
@@ -149,12 +181,15 @@ class OrderEntry:
             task.exception()  # retrieved: a failure nobody awaited is not an error to log
 
     async def _submit(self, request: OrderRequest) -> PlaceResult:
-        try:
-            order = await self._venue.place_order(request)
-            existing = False
-        except DuplicateClientOrderId:
-            order = await self._venue.fetch_order(request.symbol, client_order_id=request.client_order_id)
-            existing = True
+        cid = request.client_order_id
+        with self._tracer.venue_call(tracing.SPAN_VENUE_PLACE, client_order_id=cid) as span:
+            try:
+                order = await self._venue.place_order(request)
+                existing = False
+            except DuplicateClientOrderId:
+                order = await self._venue.fetch_order(request.symbol, client_order_id=cid)
+                existing = True
+            tracing.annotate(span, order, existing=existing)
         self._hub.on_order(order)
         return PlaceResult(order, existing)
 
@@ -163,9 +198,11 @@ class OrderEntry:
             pending = self._in_flight.get(ref.client_order_id)
             if pending is not None:
                 await asyncio.wait((pending,))
-        order = await self._venue.cancel_order(
-            ref.symbol, client_order_id=ref.client_order_id, order_id=ref.order_id
-        )
+        with self._tracer.venue_call(tracing.SPAN_VENUE_CANCEL, client_order_id=ref.client_order_id) as span:
+            order = await self._venue.cancel_order(
+                ref.symbol, client_order_id=ref.client_order_id, order_id=ref.order_id
+            )
+            tracing.annotate(span, order)
         self._hub.on_order(order)
         return order
 

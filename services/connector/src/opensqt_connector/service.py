@@ -15,7 +15,7 @@ from opensqt.exchange.v1 import exchange_service_pb2 as pb
 from opensqt.exchange.v1 import exchange_service_pb2_grpc as pb_grpc
 from opensqt.exchange.v1 import types_pb2
 from opensqt_common.errors import InvalidArgument, grpc_errors, grpc_stream_errors
-from opensqt_connector import convert, requests
+from opensqt_connector import convert, requests, tracing
 from opensqt_connector.hubs import EventHub
 from opensqt_connector.models import KlineInterval
 from opensqt_connector.orders import OrderEntry
@@ -23,16 +23,24 @@ from opensqt_connector.submit import SubmitSession
 from opensqt_connector.venue import VenueAdapter
 
 Context = grpc.aio.ServicerContext[object, object]
+_UNARY = "unary"
+_MAX_LABEL = 64  # longest client order id echoed into a span attribute
 
 
 class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
     def __init__(
-        self, venue: VenueAdapter, hub: EventHub, entry: OrderEntry, kline_interval: KlineInterval
+        self,
+        venue: VenueAdapter,
+        hub: EventHub,
+        entry: OrderEntry,
+        kline_interval: KlineInterval,
+        tracer: tracing.OrderTracer,
     ) -> None:
         self._venue = venue
         self._hub = hub
         self._entry = entry
         self._kline_interval = kline_interval
+        self._tracer = tracer
 
     def _markets(self) -> requests.Markets:
         return self._venue.markets()
@@ -85,13 +93,26 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
 
     @grpc_errors
     async def PlaceOrder(self, request: pb.PlaceOrderRequest, context: Context) -> pb.PlaceOrderResponse:
-        order_request = requests.place_order(request, self._markets())
-        result = await self._entry.place(order_request, entry="unary")
+        with self._tracer.request(
+            tracing.SPAN_SUBMIT,
+            request.trace_context,
+            client_order_id=request.client_order_id[:_MAX_LABEL],
+            entry=_UNARY,
+            inherit=True,
+        ) as span:
+            order_request = requests.place_order(request, self._markets())
+            result = await self._entry.place(order_request, entry=_UNARY)
+            tracing.annotate(span, result.order, existing=result.existing)
         return pb.PlaceOrderResponse(order=convert.order_to_proto(result.order), existing=result.existing)
 
     @grpc_errors
     async def CancelOrder(self, request: pb.CancelOrderRequest, context: Context) -> pb.CancelOrderResponse:
-        order = await self._entry.cancel(requests.cancel_order(request, self._markets()))
+        label = (request.client_order_id or request.order_id)[:_MAX_LABEL]
+        with self._tracer.request(
+            tracing.SPAN_CANCEL, request.trace_context, client_order_id=label, entry=_UNARY, inherit=True
+        ) as span:
+            order = await self._entry.cancel(requests.cancel_order(request, self._markets()))
+            tracing.annotate(span, order)
         return pb.CancelOrderResponse(order=convert.order_to_proto(order))
 
     @grpc_errors
@@ -119,7 +140,7 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
     async def SubmitOrders(
         self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Context
     ) -> AsyncIterator[pb.SubmitOrdersResponse]:
-        async for answer in SubmitSession(self._entry, self._markets).run(request_iterator):
+        async for answer in SubmitSession(self._entry, self._markets, self._tracer).run(request_iterator):
             yield answer
 
     # -- streams -----------------------------------------------------------------

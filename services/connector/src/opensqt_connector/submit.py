@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
-
-from opentelemetry import propagate, trace
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from opensqt.exchange.v1 import exchange_service_pb2 as pb
 from opensqt_common.errors import InvalidArgument, ServiceError, internal_error
 from opensqt_common.logging import get_logger
-from opensqt_connector import convert, requests
+from opensqt_connector import convert, requests, tracing
 from opensqt_connector.orders import OrderEntry
 
 _log = get_logger(__name__)
-_tracer = trace.get_tracer("opensqt.connector")
 
 DEFAULT_MAX_IN_FLIGHT = 256
+ENTRY = "stream"
 _MAX_LABEL = 64
 
 
@@ -37,11 +34,13 @@ class SubmitSession:
         self,
         entry: OrderEntry,
         markets: Callable[[], requests.Markets],
+        tracer: tracing.OrderTracer,
         *,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     ) -> None:
         self._entry = entry
         self._markets = markets
+        self._tracer = tracer
         self._max_in_flight = max_in_flight
         self._last_by_key: dict[str, asyncio.Future[pb.SubmitOrdersResponse]] = {}
 
@@ -102,16 +101,30 @@ class SubmitSession:
     async def _handle(self, request: pb.SubmitOrdersRequest, label: str) -> pb.SubmitOrdersResponse:
         action = request.WhichOneof("action")
         if action == "place":
-            place = requests.place_order(request.place, self._markets(), path="place.")
-            with _span("SubmitOrders.place", request.place.trace_context):
-                result = await self._entry.place(place, entry="stream")
+            with self._tracer.request(
+                tracing.SPAN_SUBMIT,
+                request.place.trace_context,
+                client_order_id=label,
+                entry=ENTRY,
+                inherit=False,
+            ) as span:
+                place = requests.place_order(request.place, self._markets(), path="place.")
+                result = await self._entry.place(place, entry=ENTRY)
+                tracing.annotate(span, result.order, existing=result.existing)
             return pb.SubmitOrdersResponse(
                 client_order_id=label, order=convert.order_to_proto(result.order), existing=result.existing
             )
         if action == "cancel":
-            ref = requests.cancel_order(request.cancel, self._markets(), path="cancel.")
-            with _span("SubmitOrders.cancel", request.cancel.trace_context):
+            with self._tracer.request(
+                tracing.SPAN_CANCEL,
+                request.cancel.trace_context,
+                client_order_id=label,
+                entry=ENTRY,
+                inherit=False,
+            ) as span:
+                ref = requests.cancel_order(request.cancel, self._markets(), path="cancel.")
                 order = await self._entry.cancel(ref)
+                tracing.annotate(span, order)
             return pb.SubmitOrdersResponse(client_order_id=label, order=convert.order_to_proto(order))
         raise InvalidArgument("action", "place or cancel is required")
 
@@ -123,10 +136,3 @@ def _key(request: pb.SubmitOrdersRequest) -> str:
     if action == "cancel":
         return request.cancel.client_order_id or request.cancel.order_id
     return ""
-
-
-def _span(name: str, carrier: Mapping[str, str]) -> AbstractContextManager[object]:
-    """A span continuing the caller's W3C trace context; none when the caller sent none."""
-    if not carrier:
-        return nullcontext()
-    return _tracer.start_as_current_span(name, context=propagate.extract(dict(carrier)))

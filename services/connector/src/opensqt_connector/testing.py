@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import grpc
 from opentelemetry import metrics as otel_metrics
+from opentelemetry import trace as otel_trace
 from pydantic import SecretStr
 
 from opensqt.common.v1 import common_pb2
@@ -158,6 +159,7 @@ class StreamCollector(Generic[T]):
 async def running_connector(
     *flags: str,
     meter_provider: otel_metrics.MeterProvider | None = None,
+    tracer_provider: otel_trace.TracerProvider | None = None,
     client_token: str | None = None,
     price_feed: bool = False,
     retry_policy: RetryPolicy | None = None,
@@ -171,6 +173,7 @@ async def running_connector(
         settings,
         VenueCredentials(),
         meter_provider=meter_provider,
+        tracer_provider=tracer_provider,
         retry_policy=retry_policy,
         breaker_clock=breaker_clock,
     )

@@ -42,7 +42,7 @@ class VenueEvents(Protocol):
     def on_kline(self, kline: KlineInfo) -> None: ...
 
     def on_stream_state(self, stream: str, connected: bool, detail: str = "") -> None:
-        """A venue stream went down or came back (after its resync was pushed)."""
+        """A venue stream is up (first connected, or back after its resync was pushed) or down."""
 
 
 class VenueAdapter(Protocol):

@@ -153,6 +153,8 @@ class SimVenue:
                 await self._feed.step(symbol)
             else:
                 await self._trade(symbol, self._start_prices[symbol], ZERO, None)
+        for stream in STREAMS:
+            events.on_stream_state(stream, True, "sim")
         if self._feed_on_start:
             self._feed.start()
         if self._faults.take_drop_streams():
