@@ -1012,6 +1012,7 @@ class Engine:
 
     async def _on_place_failed(self, failed: PlaceFailed) -> None:
         cid = failed.client_order_id
+        flight = self._in_flight.get(cid)
         await self._end_flight(cid, failed.detail)
         if self._persistence is not None:
             outcome = Outcome.VETOED if failed.vetoed else Outcome.REJECTED
@@ -1022,7 +1023,9 @@ class Engine:
         if self._events.listening:
             kind = engine_pb.EVENT_KIND_RISK_VETO if failed.vetoed else engine_pb.EVENT_KIND_ORDER_REJECTED
             self._publish(kind, client_order_id=cid, detail=failed.detail)
-        _log.info("order_not_sent", client_order_id=cid, vetoed=failed.vetoed, detail=failed.detail)
+        # Logged in the order's trace (its span has ended; its ids still lead to it).
+        with trace.use_span(flight.span if flight is not None else trace.INVALID_SPAN, end_on_exit=False):
+            _log.info("order_not_sent", client_order_id=cid, vetoed=failed.vetoed, detail=failed.detail)
         await self._apply(OrderRejected(cid, failed.reason, failed.detail, self._clock()))
 
     def _schedule_lookup(self, kind: RequestKind, cid: str, delay: float) -> None:
