@@ -244,6 +244,30 @@ def _wait_serving(running: Running, service: str) -> None:
     pytest.fail(f"{running.name} not SERVING ({result.detail}):\n{running.log_tail()}")
 
 
+BIND_RACE_ATTEMPTS = 3
+
+
+def _start_serving(
+    name: str, service: dict[str, Any], rewriter: Rewriter, tmp: Path, health: str, started: list[Running]
+) -> Running:
+    """Start `name` and wait for SERVING; when another process took the free port between
+    `free_port()` and the bind, pick new ports and start again (nothing else is retried)."""
+    for _ in range(BIND_RACE_ATTEMPTS):
+        running = _start(name, service, rewriter, tmp)
+        started.append(running)
+        if running.process.poll() is None or "bind" not in running.log_tail().lower():
+            try:
+                _wait_serving(running, health)
+                return running
+            except pytest.fail.Exception:
+                if running.process.poll() is None or "failed to bind" not in running.log_tail().lower():
+                    raise
+        started.remove(running)
+        rewriter.grpc[name] = free_port()
+        rewriter.metrics[name] = free_port()
+    pytest.fail(f"{name}: no free port could be bound in {BIND_RACE_ATTEMPTS} attempts")
+
+
 def _stop(running: Running) -> int:
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGTERM)
@@ -273,10 +297,8 @@ def test_services_start_from_their_compose_definition(services, started, tmp_pat
     rewriter = Rewriter()
     for name in ("connector", "risk", "engine"):
         service = services[name]
-        running = _start(name, service, rewriter, tmp_path)
-        started.append(running)
         health_service = OPENSQT_SERVICES[name][2]
-        _wait_serving(running, health_service)
+        running = _start_serving(name, service, rewriter, tmp_path, health_service, started)
 
         # The compose health check itself, as the container would run it.
         test = rewriter.argv(name, service["healthcheck"]["test"][1:])
