@@ -41,6 +41,8 @@ from opensqt_engine.core import ConfigError, GridStrategy, Slot
 from opensqt_engine.journal import EngineJournal, MemoryJournal
 from opensqt_engine.metrics import EngineMetrics
 from opensqt_engine.runtime import convert
+from opensqt_engine.runtime.crashpoints import CrashPoints
+from opensqt_engine.runtime.durability import Durability, DurableOptions, GatewayVenue
 from opensqt_engine.runtime.engine import (
     TRACER_NAME,
     CancelAllResult,
@@ -103,6 +105,10 @@ class EngineApp:
             )
         except (OSError, ValueError) as exc:
             raise EngineStartError(f"cannot read a token file: {exc}") from exc
+        try:
+            self._crash = CrashPoints.from_env()  # test-only; see runtime/crashpoints.py
+        except ValueError as exc:
+            raise EngineStartError(str(exc)) from None
         self._connector_metadata = _metadata(connector_token)
         self._risk_metadata = _metadata(risk_token)
         # Unary calls go through the instrumented channels; the hot-path streams through plain
@@ -119,6 +125,7 @@ class EngineApp:
         self.metrics = EngineMetrics(config.symbol, meter_provider)
         self.tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(TRACER_NAME)
         self._journal = journal
+        self._durability: Durability | None = None
         self.engine: Engine | None = None
         self.server: GrpcServer | None = None
         self.failed: BaseException | None = None
@@ -217,6 +224,11 @@ class EngineApp:
         if self._stopped:
             return
         self._stopped = True
+        if self._durability is not None:
+            try:
+                await self._durability.close()
+            except Exception:
+                _log.exception("durable_close_failed")
         if self._journal is not None:
             try:
                 await self._journal.close()
@@ -234,6 +246,7 @@ class EngineApp:
     async def _start_engine(self) -> None:
         try:
             journal = await self._open_journal()
+            await self._open_durability(journal)
             strategy = await self._strategy()
             await self._startup_checks()
             self.phase = "recovering"
@@ -250,6 +263,8 @@ class EngineApp:
                 metrics=self.metrics,
                 events=self.events,
                 tracer=self.tracer,
+                durability=self._durability,
+                crash=self._crash,
             )
             self.engine = engine  # from here on, a shutdown stops it (whatever it had started)
             await engine.start()
@@ -294,6 +309,32 @@ class EngineApp:
             opened = await opened
         self._journal = opened
         return opened  # type: ignore[no-any-return]
+
+    async def _open_durability(self, journal: EngineJournal) -> None:
+        """With the durable store: claim the strategy id (one engine per strategy), then launch
+        DBOS, which resumes this engine's unfinished workflows (docs/adr/005)."""
+        from opensqt_engine.durable import SqlJournal, StrategyBusyError
+
+        if not isinstance(journal, SqlJournal):
+            return
+        self.phase = "claiming the strategy"
+        settings = self.settings
+        options = DurableOptions(
+            settle_ms=round(settings.order_settle_seconds * 1000),
+            ack_timeout_s=settings.order_ack_timeout_seconds,
+            shutdown_timeout_s=settings.shutdown_timeout_seconds,
+            claim_timeout_s=settings.claim_timeout_seconds,
+        )
+        try:
+            self._durability = await Durability.open(
+                journal,
+                strategy_id=self.config.strategy_id,
+                symbol=self.config.symbol,
+                venue=GatewayVenue(self.gateway),
+                options=options,
+            )
+        except StrategyBusyError as exc:
+            raise EngineStartError(f"strategy_id: {exc}") from None
 
     async def _strategy(self) -> GridStrategy:
         self.phase = "waiting for the connector"

@@ -80,6 +80,28 @@ class EngineSettings(ServiceSettings):
         le=60,
         description="Wait this long before asking the venue about an order whose answer was lost",
     )
+    order_settle_seconds: float = Field(
+        15.0,
+        gt=0,
+        le=600,
+        description="Durable store: how long an order may still be on its way to the venue after its "
+        "intent was journaled; only later does the venue's 'not found' count (above the connector's "
+        "submit deadline)",
+    )
+    order_ack_timeout_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="Durable store: how long an order's lifecycle workflow waits for the venue's answer "
+        "before it looks the order up itself",
+    )
+    claim_timeout_seconds: float = Field(
+        10.0,
+        ge=0,
+        le=600,
+        description="Durable store: how long to wait at start for another holder of this strategy id "
+        "to go (a killed engine's database session can outlive it briefly), then exit",
+    )
     inbox_size: int = Field(
         10_000, ge=16, le=1_000_000, description="Order updates and fills the engine may hold unprocessed"
     )

@@ -33,7 +33,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from opentelemetry import trace
@@ -74,6 +74,7 @@ from opensqt_engine.core import (
 from opensqt_engine.journal import EngineJournal, IntentRecord, Outcome
 from opensqt_engine.metrics import EngineMetrics
 from opensqt_engine.runtime import convert
+from opensqt_engine.runtime.crashpoints import CrashPoint, CrashPoints
 from opensqt_engine.runtime.events import EventHub
 from opensqt_engine.runtime.feeds import ConnectorFeeds, RiskWatch
 from opensqt_engine.runtime.gateway import ConnectorGateway, GatewayError
@@ -83,6 +84,7 @@ from opensqt_engine.runtime.messages import (
     AnswerLost,
     Command,
     Control,
+    DurableReconciled,
     FillIn,
     LinkChange,
     LookupResult,
@@ -92,6 +94,7 @@ from opensqt_engine.runtime.messages import (
     ReconcileRequest,
     RequestKind,
     RiskStateIn,
+    Settled,
     StreamItem,
     TickIn,
     TimerIn,
@@ -99,7 +102,17 @@ from opensqt_engine.runtime.messages import (
 )
 from opensqt_engine.runtime.persistence import Persistence
 from opensqt_engine.runtime.ratelimit import TokenBucket
-from opensqt_engine.runtime.recovery import RUNTIME_KEY, recover
+from opensqt_engine.runtime.recovery import (
+    NOT_FOUND_DETAIL,
+    RUNTIME_KEY,
+    owning_slot,
+    recover,
+    recover_durably,
+)
+
+if TYPE_CHECKING:
+    from opensqt_engine.durable import ReconcileReport, Settlement, ShutdownReport
+    from opensqt_engine.runtime.durability import Durability
 
 _log = get_logger(__name__)
 
@@ -264,6 +277,8 @@ class Engine:
         metrics: EngineMetrics,
         events: EventHub,
         tracer: trace.Tracer,
+        durability: Durability | None = None,
+        crash: CrashPoints | None = None,
         clock: Callable[[], float] = time.time,
         clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
@@ -271,6 +286,8 @@ class Engine:
         self.config = strategy.config
         self.options = options
         self._journal = journal
+        self._durability = durability  # DBOS workflows (the durable store); None: in-memory journal
+        self._crash = crash if crash is not None else CrashPoints()
         self._gateway = gateway
         self._audit = audit
         self._metrics = metrics
@@ -291,6 +308,10 @@ class Engine:
         self._idle = asyncio.Event()
         self._idle.set()
         self._cancels: set[str] = set()  # cancels sent, answer not yet applied
+        self._settling: set[str] = set()  # orders of no flight whose lifecycle workflow settles them
+        self._durable_round: asyncio.Task[None] | None = None
+        self._fills_up_at = 0.0  # when the fill stream (re)opened last (its replay follows)
+        self._recheck_pending = False
         self._lookups: set[str] = set()
         self._acked: set[str] = set()
         self._pause_reasons: set[str] = set()
@@ -354,9 +375,20 @@ class Engine:
 
     async def start(self) -> None:
         """Recover, then open every stream and start trading once reconciled."""
-        recovery = await recover(
-            self.strategy, self._journal, self._gateway, clock=self._clock, backoff=self._backoff()
-        )
+        if self._durability is not None:
+            recovery = await recover_durably(
+                self.strategy,
+                self._durability.journal,
+                self._durability,
+                self._gateway,
+                clock=self._clock,
+                backoff=self._backoff(),
+                crash=self._crash,
+            )
+        else:
+            recovery = await recover(
+                self.strategy, self._journal, self._gateway, clock=self._clock, backoff=self._backoff()
+            )
         self.state = recovery.state
         self._last_fill_ms = recovery.last_fill_ms
         self._pause_reasons = recovery.pause_reasons - {PAUSE_SHUTDOWN}
@@ -367,7 +399,9 @@ class Engine:
             next_generation=self.state.next_generation,
             adopted=recovery.adopted,
             unadoptable=recovery.unadoptable,
-            looked_up=[outcome.client_order_id for outcome in recovery.outcomes],
+            looked_up=recovery.looked_up,
+            deferred=recovery.deferred,
+            durable=self._durability is not None,
         )
         persistence = Persistence(
             self._journal,
@@ -377,12 +411,11 @@ class Engine:
             interval_s=self.options.snapshot_interval_s,
         )
         self._persistence = persistence
-        for outcome in recovery.outcomes:
+        for outcome in recovery.outcomes:  # the durable path's workflows recorded theirs
             persistence.outcome(
                 outcome.client_order_id, outcome.outcome, order_id=outcome.order_id, detail=outcome.detail
             )
-            if outcome.outcome is Outcome.ACKED:
-                self._acked.add(outcome.client_order_id)
+        self._acked.update(recovery.acked)
         # Until risk says otherwise, trade as if HALTED; the pause reasons survive restarts.
         self._effective = TradingState.HALTED
         self.strategy.handle(self.state, TradingStateChanged(TradingState.HALTED))
@@ -401,6 +434,9 @@ class Engine:
                 "reconcile_timer",
             )
         )
+        for cid in recovery.deferred:  # their lifecycle workflows settle them (in-flight window)
+            self._settling.add(cid)
+            self._follow(cid)
         _log.info(
             "engine_started",
             strategy_id=self._sid,
@@ -430,7 +466,10 @@ class Engine:
             self._drop_deferred("not sent: the engine is stopping")
             if self.options.cancel_on_exit:
                 deadline = time.monotonic() + self.options.shutdown_timeout_s
-                result = await self._cancel_own_orders(deadline)
+                if self._durability is not None:
+                    result = await self._durable_shutdown(deadline)
+                else:
+                    result = await self._cancel_own_orders(deadline)
                 if result.remaining is None:
                     self._raise_alert("shutdown: the connector did not answer; our orders may still be open")
                 elif result.remaining:
@@ -679,10 +718,16 @@ class Engine:
                 request=item.kind.value,
                 lost=item.detail,
             )
-            self._schedule_lookup(item.kind, item.client_order_id, self.options.lookup_delay_s)
+            self._look_up(item.kind, item.client_order_id, self.options.lookup_delay_s)
         elif kind is LookupResult:
             assert isinstance(item, LookupResult)
             await self._on_lookup(item)
+        elif kind is Settled:
+            assert isinstance(item, Settled)
+            await self._on_settled(item.client_order_id, item.settlement)
+        elif kind is DurableReconciled:
+            assert isinstance(item, DurableReconciled)
+            await self._on_durable_reconciled(item.report)
         elif kind is RiskStateIn:
             assert isinstance(item, RiskStateIn)
             self._risk_state = item.state
@@ -809,6 +854,8 @@ class Engine:
         except Exception as exc:
             _log.exception("journal_intent_failed", client_order_id=flight.client_order_id)
             flight.journal_error = str(exc) or type(exc).__name__
+        else:
+            self._crash.hit(CrashPoint.AFTER_INTENT)
         flight.journaled = True
         waiter = flight.waiter
         if waiter is not None and not waiter.done():
@@ -853,6 +900,56 @@ class Engine:
         flight.sent = True
         if flight.tick_ns:
             self._metrics.tick_to_order((time.perf_counter_ns() - flight.tick_ns) / 1e6)
+        self._follow(flight.client_order_id)
+        self._crash.hit(CrashPoint.AFTER_SEND)
+
+    # ================================================================ durable lifecycle
+
+    def _follow(self, cid: str) -> None:
+        """Start the order's lifecycle workflow in the background (durable store only): it
+        settles the order if the venue's answer never comes, even across a crash."""
+        if self._durability is not None:
+            self._durability.follow(cid, self._on_lifecycle)
+
+    def _on_lifecycle(self, cid: str, settlement: Settlement) -> None:
+        """A lifecycle ended. Most end right after the runtime recorded the venue's answer
+        itself; only a settlement somebody waits for goes to the consumer."""
+        if cid in self._in_flight or cid in self._settling:
+            self.inbox.put_control(Settled(cid, settlement))
+
+    def _look_up(self, kind: RequestKind, cid: str, delay: float) -> None:
+        """A place whose answer was lost or left open: its lifecycle workflow settles it
+        (waiting out the in-flight window before "not found" counts). Without the durable
+        store, and for cancels: GetOrder after `delay`."""
+        if kind is RequestKind.PLACE and self._durability is not None:
+            self._follow(cid)
+        else:
+            self._schedule_lookup(kind, cid, delay)
+
+    async def _on_settled(self, cid: str, settlement: Settlement) -> None:
+        self._settling.discard(cid)
+        if cid not in self._in_flight and owning_slot(self.state, cid) is None:
+            return  # answered meanwhile
+        self._audit.write(
+            "venue_result",
+            client_order_id=cid,
+            request="lifecycle",
+            outcome=settlement.outcome,
+            status=settlement.status,
+            filled_quantity=settlement.filled_quantity,
+        )
+        now = self._clock()
+        if settlement.outcome is Outcome.NOT_FOUND:  # recorded by the workflow
+            await self._end_flight(cid, NOT_FOUND_DETAIL)
+            await self._apply(OrderRejected(cid, RejectReason.OTHER, NOT_FOUND_DETAIL, now))
+            return
+        await self._end_flight(cid)
+        if settlement.status is None:
+            return  # the runtime recorded the venue's answer itself: the core has it already
+        update = OrderUpdate(cid, settlement.order_id, settlement.status, settlement.filled_quantity, now=now)
+        if not update.status.is_terminal:
+            self._acked.add(cid)  # the workflow recorded ACKED (and any final outcome) already
+        await self._apply(update)
 
     async def _on_decision(self, flight: InFlight, decision: risk_types.RiskDecision) -> None:
         """Runs in the ReviewOrders reader: an approval goes straight to the connector."""
@@ -977,7 +1074,7 @@ class Engine:
             reason = convert.rejection(answer.error)
             self._audit.write("venue_result", client_order_id=cid, request="place", error=text)
             if reason is None:
-                self._schedule_lookup(RequestKind.PLACE, cid, self.options.lookup_delay_s)
+                self._look_up(RequestKind.PLACE, cid, self.options.lookup_delay_s)
                 return
             await self._end_flight(cid, text)
             if self._persistence is not None:
@@ -1089,6 +1186,8 @@ class Engine:
         record = convert.fill_record(item.fill)
         before = self.state.fill_count
         await self._apply(convert.fill_event(record, self.options.fee_assets))
+        if self.state.fill_count != before:
+            self._crash.hit(CrashPoint.AFTER_FILL)  # applied to the slots, recorded nowhere yet
         if self._persistence is not None:
             self._persistence.fill(record)
         if record.time_ms > self._last_fill_ms:
@@ -1125,6 +1224,8 @@ class Engine:
         else:
             _log.warning("stream_down", stream=change.name, detail=change.detail)
         self._audit.write("stream", stream=change.name, up=change.up, detail=change.detail)
+        if change.name == FILLS and change.up:
+            self._fills_up_at = time.monotonic()
         if change.name in RISK_STREAMS:
             await self._update_trading_state("UNREACHABLE" if not change.up else "", 0)
         elif change.up and change.name in (FILLS, SUBMIT) and self._ready:
@@ -1167,6 +1268,64 @@ class Engine:
             await self._reconcile_once(reason)
         finally:
             self._reconciling = False
+        if reason == "periodic":
+            self._start_durable_round()
+
+    def _start_durable_round(self) -> None:
+        """The reconciliation workflow (durable store), in the background: it settles the
+        journal's open intents against the venue; its report comes back through the inbox."""
+        durability = self._durability
+        if durability is None or (self._durable_round is not None and not self._durable_round.done()):
+            return
+
+        async def run() -> None:
+            try:
+                report = await durability.reconcile()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                _log.warning("reconcile_workflow_failed", error=str(exc))
+                return
+            self.inbox.put_control(DurableReconciled(report))
+
+        self._durable_round = self._spawn(run(), "durable_reconcile")
+        self._helpers.add(self._durable_round)
+        self._durable_round.add_done_callback(self._helpers.discard)
+
+    async def _on_durable_reconciled(self, report: ReconcileReport) -> None:
+        """Apply the orders the workflow found closed (or never arrived) to the slots that
+        still hold them; open ones are the core's reconciliation's business."""
+        now = self._clock()
+        closed: list[str] = []
+        for settlement in report.settled:
+            cid = settlement.client_order_id
+            if cid in self._in_flight or owning_slot(self.state, cid) is None:
+                continue  # its answer is on the way, or the slots are past it
+            if settlement.outcome is Outcome.NOT_FOUND:
+                closed.append(cid)
+                await self._apply(OrderRejected(cid, RejectReason.OTHER, NOT_FOUND_DETAIL, now))
+            elif settlement.status is not None and settlement.status.is_terminal:
+                closed.append(cid)
+                update = OrderUpdate(
+                    cid, settlement.order_id, settlement.status, settlement.filled_quantity, now=now
+                )
+                await self._apply(update)
+        deferred = [
+            cid
+            for cid in report.deferred
+            if cid not in self._in_flight and owning_slot(self.state, cid) is not None
+        ]
+        for cid in deferred:
+            self._settling.add(cid)
+            self._follow(cid)
+        if closed or deferred or report.orphans:
+            self._audit.write(
+                "reconcile",
+                reason="workflow",
+                closed=closed,
+                deferred=deferred,
+                orphans=[order.client_order_id for order in report.orphans],
+            )
 
     async def _reconcile_once(self, reason: str) -> None:
         state = self.state
@@ -1208,7 +1367,10 @@ class Engine:
         lookups = [
             cid
             for cid in report.lookups
-            if cid not in self._in_flight and cid not in waiting and cid not in self._cancels
+            if cid not in self._in_flight
+            and cid not in waiting
+            and cid not in self._cancels
+            and cid not in self._settling
         ]
         for cid in lookups:
             self._schedule_lookup(RequestKind.PLACE, cid, 0.0)
@@ -1231,7 +1393,7 @@ class Engine:
                     f"drift {drift.drift} ({drift.severity.value})"
                 ),
             )
-        await self._check_drift(drift.severity, drift.drift, drift.one_order)
+        await self._check_drift(drift.severity, drift.drift, drift.one_order, unresolved=bool(report.lookups))
         self._mark_ready()
 
     def _mark_ready(self) -> None:
@@ -1241,7 +1403,12 @@ class Engine:
             self._set_engine_state()
             self.inbox.poke()
 
-    async def _check_drift(self, severity: DriftSeverity, drift: Decimal, one_order: Decimal) -> None:
+    async def _check_drift(
+        self, severity: DriftSeverity, drift: Decimal, one_order: Decimal, *, unresolved: bool = False
+    ) -> None:
+        """Pause on a large drift only once it is confirmed: seen again `drift_confirm_s` after
+        the first look and after the fill stream last (re)opened (its replay), with no slot
+        whose order's fate is still being looked up (`unresolved`: its fills may explain it)."""
         if severity is DriftSeverity.NONE:
             self._drift_strikes = 0
             return
@@ -1254,8 +1421,12 @@ class Engine:
             self._supervisor(FILLS).restart()
             self._schedule_recheck()
             return
-        if now - self._drift_seen_at < self.options.drift_confirm_s:
-            return  # too early to call it confirmed: the replay may still be arriving
+        if unresolved or now - max(self._drift_seen_at, self._fills_up_at) < self.options.drift_confirm_s:
+            # Too early to call it confirmed: the replay (asked for at the first look, or sent by
+            # a fill stream that reopened since, e.g. after a connector restart) may be arriving,
+            # or an order whose fills would explain it is still being looked up.
+            self._schedule_recheck()
+            return
         self._drift_strikes += 1
         if severity is DriftSeverity.SMALL:
             _log.warning(
@@ -1277,8 +1448,13 @@ class Engine:
         return next(supervisor for supervisor in self._supervisors if supervisor.name == name)
 
     def _schedule_recheck(self) -> None:
+        if self._recheck_pending:
+            return
+        self._recheck_pending = True
+
         async def later() -> None:
             await asyncio.sleep(self.options.drift_confirm_s)
+            self._recheck_pending = False
             self.inbox.put_control(ReconcileRequest("drift re-check"))
 
         task = asyncio.ensure_future(later())
@@ -1347,6 +1523,41 @@ class Engine:
             except TimeoutError:
                 continue
         return True
+
+    async def _durable_shutdown(self, deadline: float) -> CancelAllResult:
+        """The shutdown workflow cancels this grid's open orders and waits (bounded) until the
+        venue lists none, recording each final status; if the engine dies meanwhile, DBOS
+        finishes it at the next launch, before trading resumes."""
+        assert self._durability is not None
+        await self._wait_idle(deadline)
+        try:
+            report = await self._durability.shutdown()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.warning("shutdown_workflow_failed", error=str(exc))
+            return CancelAllResult(0, None)
+        await self._command(lambda: self._apply_shutdown(report))
+        return CancelAllResult(len(report.closed), len(report.still_open))
+
+    async def _apply_shutdown(self, report: ShutdownReport) -> None:
+        now = self._clock()
+        for settlement in report.closed:
+            cid = settlement.client_order_id
+            self._audit.write(
+                "cancel",
+                client_order_id=cid,
+                order_id=settlement.order_id,
+                reason="shutdown",
+                status=settlement.status,
+            )
+            if settlement.status is not None and owning_slot(self.state, cid) is not None:
+                update = OrderUpdate(
+                    cid, settlement.order_id, settlement.status, settlement.filled_quantity, now=now
+                )
+                await self._apply(update)
+        for cid in report.still_open:
+            self._audit.write("cancel", client_order_id=cid, reason="shutdown", confirmed=False)
 
     async def _cancel_own_orders(self, deadline: float) -> CancelAllResult:
         """Cancel every open order of this grid at the venue, until none is left or time is up."""

@@ -11,12 +11,15 @@ import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opensqt.common.v1 import common_pb2
 from opensqt.exchange.v1 import types_pb2
 from opensqt_common.enums import TradingState
 from opensqt_engine.core import PriceTick, RejectReason
+
+if TYPE_CHECKING:
+    from opensqt_engine.durable import ReconcileReport, Settlement
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,23 @@ class LookupResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """An order's lifecycle workflow (DBOS) settled it: the venue's answer never came, so it
+    looked the order up (`settlement.status` set; None with NOT_FOUND: it never arrived), or
+    the runtime had recorded the answer itself meanwhile (`status` None, outcome not NOT_FOUND)."""
+
+    client_order_id: str
+    settlement: Settlement
+
+
+@dataclass(frozen=True, slots=True)
+class DurableReconciled:
+    """A reconciliation workflow's report (open intents against the venue's open orders)."""
+
+    report: ReconcileReport
+
+
+@dataclass(frozen=True, slots=True)
 class RiskStateIn:
     """Risk's trading state, as WatchTradingState pushed it."""
 
@@ -127,6 +147,8 @@ Control = (
     | AnswerLost
     | PlaceFailed
     | LookupResult
+    | Settled
+    | DurableReconciled
     | RiskStateIn
     | LinkChange
     | TimerIn
