@@ -27,6 +27,10 @@ from opensqt_common.testing import eventually
 T = TypeVar("T")
 
 
+# A deadline against hangs, not a timing check: generous for a loaded 2-core CI machine.
+WAIT_S = 30.0
+
+
 @dataclass(frozen=True)
 class Received(Generic[T]):
     subscription: int
@@ -76,10 +80,10 @@ class _Recorder(Generic[T]):
                 self.ended.append(StreamEnded(subscription, grpc.StatusCode.OK, ""))
                 return
 
-    async def until(self, condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    async def until(self, condition: Callable[[], bool], what: str, timeout: float = WAIT_S) -> None:
         await eventually(condition, timeout=timeout, message=what)
 
-    async def started(self, timeout: float = 10.0) -> None:
+    async def started(self, timeout: float = WAIT_S) -> None:
         """Wait until the current subscription has delivered its snapshot / replay."""
         await self.until(lambda: self.ready == self.subscriptions, "stream subscribed", timeout)
 
