@@ -22,9 +22,10 @@ SEED = int(os.environ.get("OPENSQT_CHAOS_SEED", "20261124"))
 RISK_KILLS = 6
 
 
-async def test_risk_killed_at_random_moments_leaves_the_books_consistent(tmp_path: Path) -> None:
+async def test_risk_killed_at_random_moments_leaves_the_books_consistent(
+    store_url: str, tmp_path: Path
+) -> None:
     rng = random.Random(SEED + 1)
-    store_url = f"sqlite:///{tmp_path / 'engine.sqlite'}"
     async with sim_system(tmp_path, store_url) as (system, recorder):
         driver = PriceDriver(
             system.sim_print, PricePath(rng, start=D(60000), low=D(59000), high=D(61000), jump=60)

@@ -404,6 +404,7 @@ class EngineApp:
             reconnect_initial_s=settings.reconnect_initial_seconds,
             reconnect_max_s=settings.reconnect_max_seconds,
             inbox_size=settings.inbox_size,
+            lifecycle_grace_s=settings.order_lifecycle_grace_seconds,
         )
 
     # ---- EngineControl (the servicer's view) ------------------------------------------------

@@ -95,6 +95,13 @@ class EngineSettings(ServiceSettings):
         description="Durable store: how long an order's lifecycle workflow waits for the venue's answer "
         "before it looks the order up itself",
     )
+    order_lifecycle_grace_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=600,
+        description="Durable store: an order still unanswered this long after it was sent gets its DBOS "
+        "lifecycle workflow (0: every order gets one at once, at a few ms of CPU each)",
+    )
     claim_timeout_seconds: float = Field(
         10.0,
         ge=0,

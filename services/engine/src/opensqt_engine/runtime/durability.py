@@ -56,6 +56,10 @@ RETRY_MAX_S = 5.0
 OnSettled = Callable[[str, Settlement], None]
 
 
+def _retry_backoff() -> Backoff:
+    return Backoff(RETRY_INITIAL_S, RETRY_MAX_S)
+
+
 def venue_view(order: types_pb2.Order) -> VenueOrderView:
     venue = convert.venue_order(order)
     return VenueOrderView(
@@ -113,15 +117,16 @@ class Durability:
         workflows: EngineWorkflows,
         app: DurableApp,
         *,
-        backoff: Callable[[], Backoff] = lambda: Backoff(RETRY_INITIAL_S, RETRY_MAX_S),
+        backoff: Callable[[], Backoff] | None = None,
     ) -> None:
         self.journal = journal
-        self._backoff = backoff
+        self._backoff = backoff or _retry_backoff
         self.workflows = workflows
         self._app = app
         self.boot_id = uuid.uuid4().hex[:12]
         self._pending: asyncio.Queue[tuple[str, OnSettled]] = asyncio.Queue()
         self._followed: set[str] = set()
+        self._closed = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._starter: asyncio.Task[None] | None = None
         self._rounds = 0
@@ -159,8 +164,6 @@ class Durability:
             shutdown_timeout_s=options.shutdown_timeout_s,
         )
         app = await DurableApp.launch(journal.location, executor_id=executor_id_for(strategy_id))
-        if backoff is None:
-            return cls(journal, workflows, app)
         return cls(journal, workflows, app, backoff=backoff)
 
     # ---- start-up -----------------------------------------------------------------------
@@ -185,7 +188,7 @@ class Durability:
         """Start (or attach to) the order's lifecycle workflow soon, off the caller's path;
         `on_settled(cid, settlement)` gets its result. Never blocks, never raises; a second
         call for an order already followed does nothing."""
-        if client_order_id in self._followed:
+        if self._closed or client_order_id in self._followed:
             return
         self._followed.add(client_order_id)
         if self._starter is None:
@@ -253,6 +256,9 @@ class Durability:
     async def close(self) -> None:
         """Stop following lifecycles (they stay PENDING in DBOS and resume at the next launch)
         and destroy DBOS. The journal is closed by its owner."""
+        if self._closed:
+            return
+        self._closed = True
         tasks = [*self._tasks, *([self._starter] if self._starter is not None else [])]
         for task in tasks:
             task.cancel()

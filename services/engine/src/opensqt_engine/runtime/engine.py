@@ -176,6 +176,7 @@ class EngineOptions:
     timer_interval_s: float = 0.25
     drift_confirm_s: float = 1.0
     fill_replay_margin_ms: int = 60_000
+    lifecycle_grace_s: float = 1.0  # durable store: unanswered this long -> lifecycle workflow
 
 
 class _Pending:
@@ -900,7 +901,12 @@ class Engine:
         flight.sent = True
         if flight.tick_ns:
             self._metrics.tick_to_order((time.perf_counter_ns() - flight.tick_ns) / 1e6)
-        self._follow(flight.client_order_id)
+        if self._durability is not None:
+            grace = self.options.lifecycle_grace_s
+            if grace > 0:
+                asyncio.get_running_loop().call_later(grace, self._follow_unanswered, flight.client_order_id)
+            else:
+                self._follow(flight.client_order_id)
         self._crash.hit(CrashPoint.AFTER_SEND)
 
     # ================================================================ durable lifecycle
@@ -910,6 +916,13 @@ class Engine:
         settles the order if the venue's answer never comes, even across a crash."""
         if self._durability is not None:
             self._durability.follow(cid, self._on_lifecycle)
+
+    def _follow_unanswered(self, cid: str) -> None:
+        """`lifecycle_grace_s` after the send: an order still waiting for the venue's answer gets
+        its lifecycle workflow. Orders answered in time (nearly all) never pay for one: a DBOS
+        workflow costs milliseconds of CPU that would compete with the next ticks."""
+        if cid in self._in_flight:
+            self._follow(cid)
 
     def _on_lifecycle(self, cid: str, settlement: Settlement) -> None:
         """A lifecycle ended. Most end right after the runtime recorded the venue's answer
