@@ -19,6 +19,7 @@ from opensqt.common.v1 import common_pb2
 from opensqt.exchange.v1 import types_pb2
 from opensqt_common.enums import MarketType, OrderStatus, Side
 from opensqt_common.settings import load_settings
+from opensqt_common.testing import eventually
 from opensqt_engine.audit import AuditLog
 from opensqt_engine.config import ConfigError, load_config
 from opensqt_engine.core import (
@@ -226,10 +227,7 @@ async def test_the_writer_task_saves_when_dirty() -> None:
     task = asyncio.ensure_future(persistence.run())
     try:
         persistence.outcome("x", Outcome.REJECTED)
-        for _ in range(200):
-            if ("outcome", ("x", Outcome.REJECTED)) in journal.calls:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: ("outcome", ("x", Outcome.REJECTED)) in journal.calls, timeout=2.0)
         assert journal.calls == [("snapshot", 15), ("outcome", ("x", Outcome.REJECTED))]
     finally:
         task.cancel()
