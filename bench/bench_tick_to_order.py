@@ -53,8 +53,10 @@ import grpc
 from opensqt.engine.v1 import engine_service_pb2 as engine_pb
 from opensqt.engine.v1 import engine_service_pb2_grpc
 from opensqt_common.enums import OrderStatus, Side
+from opensqt_common.gc_tuning import tune_gc_after_start
 from opensqt_common.logging import configure_logging
 from opensqt_common.settings import load_settings
+from opensqt_common.telemetry import setup_telemetry
 from opensqt_common.testing import free_port, wait_serving
 from opensqt_connector.app import Connector
 from opensqt_connector.models import OrderInfo, TickerInfo
@@ -275,8 +277,10 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
     settings = load_settings(
         ConnectorSettings, ["--listen", "127.0.0.1:0", "--order-rate", "0", "--log-level", "WARNING"]
     )
-    # The in-process connector logs like `opensqt-connector` would with these settings.
+    # The in-process connector logs, traces and meters like `opensqt-connector` would with
+    # these settings (metrics served on a port, as in deploy/docker-compose.yml).
     configure_logging("opensqt-connector", settings.log_level, settings.log_format)
+    telemetry = setup_telemetry("opensqt-connector", metrics_port=0)
     connector = Connector(settings, VenueCredentials())
     probe = Probe()
     probe.install(connector)
@@ -285,6 +289,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
     await sim.set_price_feed(False)
     await sim.set_balance("USDT", Decimal(10_000_000))
     await sim.set_price(SYMBOL, START)
+    tune_gc_after_start()  # as `opensqt-connector` does once started
     (workdir / "engine.yaml").write_text(ENGINE_CONFIG)
     (workdir / "risk.yaml").write_text(RISK_CONFIG)
     risk_port, engine_port, echo_port, metrics_port = free_port(), free_port(), free_port(), free_port()
@@ -306,6 +311,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
                     str(workdir / "risk-audit.jsonl"),
                     "--log-level",
                     "WARNING",
+                    "--metrics-port",
+                    "0",
                 ],
                 workdir / "risk.log",
                 workdir,
@@ -369,6 +376,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
         for process in reversed(processes):
             stop(process)
         await connector.stop()
+        telemetry.shutdown()
 
 
 async def wait_engine_trading(target: str) -> None:

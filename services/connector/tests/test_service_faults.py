@@ -11,6 +11,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader, NumberDataPoi
 from opensqt.exchange.v1 import exchange_service_pb2 as pb
 from opensqt.sim.v1 import sim_service_pb2
 from opensqt_common.errors import error_info
+from opensqt_common.testing import eventually
 from opensqt_connector.resilience import BreakerState, CircuitBreaker, RetryPolicy
 from opensqt_connector.testing import ConnectorClient, dec, limit_order, running_connector
 
@@ -153,3 +154,22 @@ async def test_breaker_opens_on_failures_refuses_while_open_and_closes_after_a_g
             if isinstance(point, NumberDataPoint)
         }
         assert transitions == {"open": 2, "half_open": 2, "closed": 1}
+
+
+async def test_a_place_whose_client_gave_up_still_reaches_the_venue_and_is_recorded() -> None:
+    async with running_connector(retry_policy=FAST_RETRIES) as client:
+        await _set_faults(client, latency_ms=300)
+        with pytest.raises(grpc.aio.AioRpcError) as gave_up:
+            await client.exchange.PlaceOrder(limit_order("late-1", "buy", "59000", "0.001"), timeout=0.05)
+        assert gave_up.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED
+
+        # The venue call went on without its caller; its answer is recorded, so a retry
+        # gets that same order back instead of placing a second one.
+        async def placed() -> bool:
+            return await _open_order_ids(client) == ["late-1"]
+
+        await eventually(placed, message="the abandoned order resting at the venue")
+        await _set_faults(client, latency_ms=0)
+        retried = await client.exchange.PlaceOrder(limit_order("late-1", "buy", "59000", "0.001"))
+        assert retried.existing
+        assert await _open_order_ids(client) == ["late-1"]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
+from typing import Any
 
 import grpc
 import pytest
@@ -10,9 +12,9 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opensqt_common.enums import OrderStatus, OrderType, Side, TimeInForce
-from opensqt_connector.hubs import EventHub, SlowConsumer
+from opensqt_connector.hubs import EventHub, SlowConsumer, Subscription
 from opensqt_connector.metrics import ConnectorMetrics
-from opensqt_connector.models import FillInfo, OrderInfo
+from opensqt_connector.models import FillInfo, OrderInfo, TickerInfo
 
 SYMBOL = "BTC/USDT:USDT"
 
@@ -164,3 +166,32 @@ async def test_venue_stream_loss_ends_only_the_affected_streams_and_counts_recon
         ({"venue": "sim", "stream": "private"}, 1),
         ({"venue": "sim", "stream": "tickers"}, 1),
     ]
+
+
+async def test_latency_sensitive_price_subscribers_are_handed_each_price_first() -> None:
+    hub, _ = _hub()
+    woken: list[str] = []
+
+    async def consume(name: str, subscription: Subscription[Any]) -> None:
+        async for _ in subscription:
+            woken.append(name)
+            return
+
+    joined = [
+        ("watcher-1", hub.subscribe_prices([SYMBOL])[1]),
+        ("trader-1", hub.subscribe_prices([SYMBOL], latency_sensitive=True)[1]),
+        ("watcher-2", hub.subscribe_prices([SYMBOL])[1]),
+        ("trader-2", hub.subscribe_prices([SYMBOL], latency_sensitive=True)[1]),
+        ("gone", hub.subscribe_prices([SYMBOL], latency_sensitive=True)[1]),
+    ]
+    hub.prices.leave(joined.pop()[1])
+    joined.append(("watcher-3", hub.subscribe_prices([SYMBOL])[1]))
+    joined.append(("trader-3", hub.subscribe_prices([SYMBOL], latency_sensitive=True)[1]))
+    consumers = [asyncio.ensure_future(consume(name, sub)) for name, sub in joined]
+    await asyncio.sleep(0)  # every consumer is now waiting for its first item
+
+    hub.on_ticker(TickerInfo(SYMBOL, Decimal(60000), Decimal(59999), Decimal(60001), 1))
+    await asyncio.gather(*consumers)
+
+    assert woken == ["trader-1", "trader-2", "trader-3", "watcher-1", "watcher-2", "watcher-3"]
+    assert hub.prices.subscriber_count == 6

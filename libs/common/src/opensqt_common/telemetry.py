@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 import grpc
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.sdk.environment_variables import OTEL_TRACES_SAMPLER
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, Sampler
 
 from opensqt_common.trace_file import TRACE_FILE_ENV, JsonLinesSpanExporter, trace_file_path
 
@@ -50,6 +52,17 @@ def otlp_enabled() -> bool:
     return bool(os.environ.get(OTLP_ENDPOINT_ENV))
 
 
+def _sampler(*, exporting: bool) -> Sampler | None:
+    """No span is recorded when none would be exported, unless `OTEL_TRACES_SAMPLER` says
+    otherwise: a recorded span costs tens of microseconds per order on the hot path, for
+    nobody. Unsampled orders carry no trace context, so the other services make no span
+    for them either. None: the SDK's choice (`OTEL_TRACES_SAMPLER`, else parent-based
+    always-on)."""
+    if exporting or os.environ.get(OTEL_TRACES_SAMPLER):
+        return None
+    return ALWAYS_OFF
+
+
 def setup_telemetry(
     service: str,
     *,
@@ -58,21 +71,23 @@ def setup_telemetry(
     install_global: bool = True,
 ) -> Telemetry:
     resource = Resource.create({"service.name": service, "service.namespace": "opensqt"})
-    tracer_provider = TracerProvider(resource=resource)
-    for exporter in span_exporters:
-        tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    processors: list[SpanProcessor] = [SimpleSpanProcessor(exporter) for exporter in span_exporters]
     trace_file = os.environ.get(TRACE_FILE_ENV)
     if trace_file:
-        file_exporter = JsonLinesSpanExporter(trace_file_path(trace_file, service))
-        tracer_provider.add_span_processor(SimpleSpanProcessor(file_exporter))
+        processors.append(SimpleSpanProcessor(JsonLinesSpanExporter(trace_file_path(trace_file, service))))
+    if otlp_enabled():
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        processors.append(BatchSpanProcessor(OTLPSpanExporter()))
+    tracer_provider = TracerProvider(resource=resource, sampler=_sampler(exporting=bool(processors)))
+    for processor in processors:
+        tracer_provider.add_span_processor(processor)
     readers: list[MetricReader] = []
     bound_port: int | None = None
     if otlp_enabled():
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-        tracer_provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         readers.append(PeriodicExportingMetricReader(OTLPMetricExporter()))
     if metrics_port is not None:
         from opentelemetry.exporter.prometheus import PrometheusMetricReader

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from opensqt_common.gc_tuning import tune_gc_after_start
 from opensqt_common.logging import configure_logging, get_logger
 from opensqt_common.settings import load_settings
 from opensqt_common.telemetry import setup_telemetry
@@ -46,6 +47,7 @@ async def _serve(settings: ConnectorSettings, credentials: VenueCredentials) -> 
     try:
         connector = Connector(settings, credentials)
         await connector.start()
+        tune_gc_after_start()
         await connector.serve_until_signal()
     finally:
         telemetry.shutdown()

@@ -154,16 +154,25 @@ class Topic(Generic[T]):
         self.metrics = metrics
         metrics.known_stream(name)
         self._max_queue = max_queue
-        self._subscribers: list[Subscription[T]] = []
+        self._subscribers: list[Subscription[T]] = []  # the `first` ones lead, each part in joining order
+        self._leading = 0
 
-    def join(self, symbols: Iterable[str] | None) -> Subscription[T]:
+    def join(self, symbols: Iterable[str] | None, *, first: bool = False) -> Subscription[T]:
+        """Subscribe; a `first` subscriber is handed each item before the others (its stream
+        sends first: the others' sends would otherwise delay it)."""
         subscription = Subscription(self, None if symbols is None else frozenset(symbols), self._max_queue)
-        self._subscribers.append(subscription)
+        if first:
+            self._subscribers.insert(self._leading, subscription)
+            self._leading += 1
+        else:
+            self._subscribers.append(subscription)
         self.metrics.subscribers(self.name, 1)
         return subscription
 
     def leave(self, subscription: Subscription[T]) -> None:
         if subscription in self._subscribers:
+            if self._subscribers.index(subscription) < self._leading:
+                self._leading -= 1
             self._subscribers.remove(subscription)
             self.metrics.subscribers(self.name, -1)
 
@@ -290,11 +299,11 @@ class EventHub:
         return replay, self.fills.join(wanted)
 
     def subscribe_prices(
-        self, symbols: Iterable[str]
+        self, symbols: Iterable[str], *, latency_sensitive: bool = False
     ) -> tuple[list[types_pb2.Ticker], Subscription[types_pb2.Ticker]]:
         wanted = frozenset(symbols)
         latest = [convert.ticker_to_proto(t) for s, t in self._tickers.items() if s in wanted]
-        return latest, self.prices.join(wanted)
+        return latest, self.prices.join(wanted, first=latency_sensitive)
 
     def subscribe_klines(
         self, symbols: Iterable[str]

@@ -2,11 +2,11 @@
 order-entry token bucket.
 
 Idempotency has three layers: the hub's record of every order this connector has
-seen (an id it knows is answered from there, `existing=True`); one in-flight task per
+seen (an id it knows is answered from there, `existing=True`); one in-flight placement per
 client order id (concurrent duplicates await the same placement, so the venue sees
 one request); and the venue's own duplicate check (`DuplicateClientOrderId` is
-answered by looking the order up). The venue call runs shielded from the caller's
-cancellation: once sent, its answer is always recorded.
+answered by looking the order up). Callers that can be cancelled shield the call
+(see `OrderEntry.place`): once sent, an order's answer is always recorded.
 
 Token bucket: when empty, a placement waits up to `max_wait` seconds for a token
 and then fails with RATE_LIMITED (RESOURCE_EXHAUSTED). Waiting briefly smooths
@@ -17,7 +17,6 @@ token: getting flat must not be throttled by our own limiter.
 from __future__ import annotations
 
 import asyncio
-import functools
 import time
 from dataclasses import dataclass
 
@@ -85,10 +84,14 @@ class OrderEntry:
         self._metrics = metrics
         self._limiter = limiter
         self._tracer = tracer or tracing.OrderTracer(metrics.venue)
-        self._in_flight: dict[str, asyncio.Task[PlaceResult]] = {}
+        self._in_flight: dict[str, asyncio.Future[PlaceResult]] = {}
 
     async def place(self, request: OrderRequest, entry: str) -> PlaceResult:
         """Place `request` once; a repeated client order id returns the same order.
+
+        The venue call runs in the caller's task: a caller that may be cancelled midway
+        (a unary RPC whose client gives up) shields this call, so that an order once sent
+        always has its answer recorded.
 
         Counts and times every placement that went to the venue or failed trying;
         repeats answered from what the connector already knows are neither.
@@ -141,22 +144,42 @@ class OrderEntry:
             known = self._known(key, request)
             if known is not None:
                 return PlaceResult(known, existing=True)
-            task = self._in_flight.get(key)
-            if task is None:
+            pending = self._in_flight.get(key)
+            if pending is None:
                 if self._limiter is not None:
                     await self._limiter.acquire()
                     if self._known(key, request) is not None or key in self._in_flight:
                         continue
-                task = asyncio.ensure_future(self._submit(request))
-                self._in_flight[key] = task
-                task.add_done_callback(functools.partial(self._settle, key))
-                return await asyncio.shield(task)
-            await asyncio.wait((task,))
-            if task.cancelled():
+                return await self._submit_once(key, request)
+            await asyncio.wait((pending,))
+            if pending.cancelled():
                 continue
-            await asyncio.shield(task)  # re-raises the shared failure
+            shared = pending.exception()
+            if shared is not None:
+                raise shared
             latest = self._hub.order(key)
-            return PlaceResult(latest or task.result().order, existing=True)
+            return PlaceResult(latest or pending.result().order, existing=True)
+
+    async def _submit_once(self, key: str, request: OrderRequest) -> PlaceResult:
+        """Submit in the caller's task (no hop to a task of its own on the hot path); a
+        concurrent duplicate waits for the outcome published in `_in_flight`."""
+        outcome: asyncio.Future[PlaceResult] = asyncio.get_running_loop().create_future()
+        self._in_flight[key] = outcome
+        try:
+            result = await self._submit(request)
+        except asyncio.CancelledError:
+            outcome.cancel()
+            raise
+        except BaseException as exc:
+            outcome.set_exception(exc)
+            outcome.exception()  # retrieved: a failure nobody else awaited is not an error to log
+            raise
+        else:
+            outcome.set_result(result)
+            return result
+        finally:
+            if self._in_flight.get(key) is outcome:
+                del self._in_flight[key]
 
     def _known(self, key: str, request: OrderRequest) -> OrderInfo | None:
         order = self._hub.order(key)
@@ -173,12 +196,6 @@ class OrderEntry:
                 known_quantity=format_decimal(order.quantity),
             )
         return order
-
-    def _settle(self, key: str, task: asyncio.Task[PlaceResult]) -> None:
-        if self._in_flight.get(key) is task:
-            del self._in_flight[key]
-        if not task.cancelled():
-            task.exception()  # retrieved: a failure nobody awaited is not an error to log
 
     async def _submit(self, request: OrderRequest) -> PlaceResult:
         cid = request.client_order_id

@@ -140,9 +140,27 @@ class RetryPolicy:
         )
 
     async def call(self, fn: Callable[[], Awaitable[T]], operation: str = "") -> T:
+        """Call `fn`, retrying retryable failures.
+
+        The first attempt runs outside tenacity: setting up its retry machinery costs
+        several times a sim order's whole handling, and nearly every call succeeds at
+        once. A retryable first failure is handed to tenacity as its first attempt's
+        outcome, so stop, wait and logging apply exactly as if it had made that call.
+        """
+        try:
+            return await fn()
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+            first_failure: Exception | None = exc
+
         async def attempt() -> T:
             # A coroutine function, so tenacity awaits it (it would treat a lambda
             # returning a coroutine as a plain function).
+            nonlocal first_failure
+            if first_failure is not None:
+                failure, first_failure = first_failure, None
+                raise failure
             return await fn()
 
         result: T = await self.retrying(operation)(attempt)

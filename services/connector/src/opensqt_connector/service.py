@@ -7,6 +7,7 @@ status codes with ErrorInfo by the shared decorators.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,7 +15,9 @@ import grpc
 from opensqt.exchange.v1 import exchange_service_pb2 as pb
 from opensqt.exchange.v1 import exchange_service_pb2_grpc as pb_grpc
 from opensqt.exchange.v1 import types_pb2
-from opensqt_common.errors import InvalidArgument, grpc_errors, grpc_stream_errors
+from opensqt_common.errors import InvalidArgument, grpc_errors, grpc_stream_errors, internal_error
+from opensqt_common.logging import get_logger
+from opensqt_common.server import traced_per_message
 from opensqt_connector import convert, requests, tracing
 from opensqt_connector.hubs import EventHub
 from opensqt_connector.models import KlineInterval
@@ -23,8 +26,11 @@ from opensqt_connector.submit import SubmitSession
 from opensqt_connector.venue import VenueAdapter
 
 Context = grpc.aio.ServicerContext[object, object]
+SubmitContext = grpc.aio.ServicerContext[pb.SubmitOrdersRequest, pb.SubmitOrdersResponse]
 _UNARY = "unary"
 _MAX_LABEL = 64  # longest client order id echoed into a span attribute
+
+_log = get_logger(__name__)
 
 
 class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
@@ -101,7 +107,8 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
             inherit=True,
         ) as span:
             order_request = requests.place_order(request, self._markets())
-            result = await self._entry.place(order_request, entry=_UNARY)
+            # Shielded: a client that gives up cancels this handler, not the venue call.
+            result = await asyncio.shield(self._entry.place(order_request, entry=_UNARY))
             tracing.annotate(span, result.order, existing=result.existing)
         return pb.PlaceOrderResponse(order=convert.order_to_proto(result.order), existing=result.existing)
 
@@ -136,12 +143,21 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
         orders = await self._venue.fetch_open_orders(symbol)
         return pb.ListOpenOrdersResponse(orders=[convert.order_to_proto(o) for o in orders])
 
-    @grpc_stream_errors
-    async def SubmitOrders(
-        self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: Context
-    ) -> AsyncIterator[pb.SubmitOrdersResponse]:
-        async for answer in SubmitSession(self._entry, self._markets, self._tracer).run(request_iterator):
-            yield answer
+    @traced_per_message
+    async def SubmitOrders(  # type: ignore[override]  # writes with context.write
+        self, request_iterator: AsyncIterator[pb.SubmitOrdersRequest], context: SubmitContext
+    ) -> None:
+        """Per-request failures are answers (the stream goes on); only a bug ends the
+        stream, with INTERNAL. Each place and cancel gets its own span from the
+        trace_context it carries, so the call itself is not traced (`traced_per_message`)."""
+        session = SubmitSession(self._entry, self._markets, self._tracer)
+        try:
+            await session.serve(request_iterator, context.write)
+        except (grpc.aio.AbortError, grpc.aio.UsageError):
+            raise
+        except Exception as exc:
+            _log.exception("submit_orders_failed")
+            await context.abort_with_status(internal_error(exc).to_status())
 
     # -- streams -----------------------------------------------------------------
 
@@ -190,7 +206,9 @@ class ExchangeServicer(pb_grpc.ExchangeServiceServicer):
         self, request: pb.StreamPricesRequest, context: Context
     ) -> AsyncIterator[pb.StreamPricesResponse]:
         symbols = requests.symbol_list(request.symbols, self._markets())
-        latest, subscription = self._hub.subscribe_prices(symbols)
+        latest, subscription = self._hub.subscribe_prices(
+            symbols, latency_sensitive=request.latency_sensitive
+        )
         with subscription:
             sequence = 0
             for ticker in latest:

@@ -1,18 +1,23 @@
 """The SubmitOrders bidi stream: pipelined order entry with in-order answers.
 
 Requests are handled concurrently (a slow venue answer does not hold up the next
-order), up to `max_in_flight` at a time; beyond that the stream stops reading and
-gRPC flow control pushes back on the client. Answers leave in request order, one
-per request. Requests naming the same order (a place then a cancel of one client
-order id) run one after the other. A failed request becomes an answer carrying an
-`opensqt.common.v1.Error`; the stream goes on.
+order), up to `max_in_flight` unanswered at a time; beyond that the stream stops
+reading and gRPC flow control pushes back on the client. Answers leave in request
+order, one per request. Requests naming the same order (a place then a cancel of one
+client order id) run one after the other. A failed request becomes an answer carrying
+an `opensqt.common.v1.Error`; the stream goes on.
+
+One coroutine reads: each request starts its own task at once, so an order is on its
+way to the venue one event-loop step after its bytes arrive. A writer task hands the
+answers to gRPC with `context.write`, in order, while the reader goes on reading (a
+`yield` per answer would put gRPC's send completion between two reads).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable
 
 from opensqt.exchange.v1 import exchange_service_pb2 as pb
 from opensqt_common.errors import InvalidArgument, ServiceError, internal_error
@@ -25,6 +30,9 @@ _log = get_logger(__name__)
 DEFAULT_MAX_IN_FLIGHT = 256
 ENTRY = "stream"
 _MAX_LABEL = 64
+
+Answer = asyncio.Future[pb.SubmitOrdersResponse]
+Write = Callable[[pb.SubmitOrdersResponse], Awaitable[None]]
 
 
 class SubmitSession:
@@ -42,43 +50,30 @@ class SubmitSession:
         self._markets = markets
         self._tracer = tracer
         self._max_in_flight = max_in_flight
-        self._last_by_key: dict[str, asyncio.Future[pb.SubmitOrdersResponse]] = {}
+        self._last_by_key: dict[str, Answer] = {}
 
-    async def run(
-        self, incoming: AsyncIterable[pb.SubmitOrdersRequest]
-    ) -> AsyncIterator[pb.SubmitOrdersResponse]:
-        answers: asyncio.Queue[asyncio.Future[pb.SubmitOrdersResponse] | None] = asyncio.Queue(
-            self._max_in_flight
-        )
-        reader = asyncio.ensure_future(self._read(incoming, answers))
-        try:
-            while True:
-                answer = await answers.get()
-                if answer is None:
-                    break
-                yield await answer
-            await reader
-        finally:
-            reader.cancel()
-
-    async def _read(
-        self,
-        incoming: AsyncIterable[pb.SubmitOrdersRequest],
-        answers: asyncio.Queue[asyncio.Future[pb.SubmitOrdersResponse] | None],
-    ) -> None:
+    async def serve(self, incoming: AsyncIterable[pb.SubmitOrdersRequest], write: Write) -> None:
+        """Answer every request read from `incoming` through `write`, in order; return once
+        the last answer is written. A failed write ends the session with its error."""
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue[Answer | None] = asyncio.Queue(self._max_in_flight)
+        writer = loop.create_task(_write_in_order(answers, write))
         try:
             async for request in incoming:
                 key = _key(request)
                 previous = self._last_by_key.get(key) if key else None
-                answer = asyncio.ensure_future(self._answer(request, previous))
+                answer = loop.create_task(self._answer(request, previous))
                 if key:
                     self._last_by_key[key] = answer
                     answer.add_done_callback(functools.partial(self._forget, key))
-                await answers.put(answer)
+                await _enqueue(answers, answer, writer)
+            await _enqueue(answers, None, writer)
+            await writer
         finally:
-            await answers.put(None)
+            if not writer.done():
+                writer.cancel()
 
-    def _forget(self, key: str, done: asyncio.Future[pb.SubmitOrdersResponse]) -> None:
+    def _forget(self, key: str, done: Answer) -> None:
         if self._last_by_key.get(key) is done:
             del self._last_by_key[key]
 
@@ -136,3 +131,33 @@ def _key(request: pb.SubmitOrdersRequest) -> str:
     if action == "cancel":
         return request.cancel.client_order_id or request.cancel.order_id
     return ""
+
+
+async def _write_in_order(answers: asyncio.Queue[Answer | None], write: Write) -> None:
+    while True:
+        answer = await answers.get()
+        if answer is None:
+            return
+        await write(await answer)
+
+
+async def _enqueue(
+    answers: asyncio.Queue[Answer | None], item: Answer | None, writer: asyncio.Task[None]
+) -> None:
+    """Queue `item` for the writer; wait while `max_in_flight` answers are unwritten. Raises
+    the writer's error if it has stopped (nothing would write the answer)."""
+    if writer.done():
+        writer.result()
+        raise RuntimeError("the answer writer stopped early")
+    if not answers.full():
+        answers.put_nowait(item)
+        return
+    put = asyncio.ensure_future(answers.put(item))
+    try:
+        await asyncio.wait((put, writer), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not put.done():
+            put.cancel()
+    if not put.done() or put.cancelled():
+        writer.result()
+        raise RuntimeError("the answer writer stopped early")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import sys
 from collections.abc import Sequence
 
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from opensqt_common.gc_tuning import tune_gc_after_start
 from opensqt_common.logging import configure_logging, get_logger
 from opensqt_common.settings import load_settings
 from opensqt_common.telemetry import setup_telemetry
@@ -21,7 +21,6 @@ _log = get_logger("opensqt_engine")
 
 EXIT_USAGE = 2
 EXIT_START_FAILED = 1
-GC_GEN0_THRESHOLD = 50_000
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,10 +51,7 @@ async def _serve(settings: EngineSettings, config: EngineConfig) -> int:
     try:
         app = EngineApp(settings, config)
         await app.start()
-        # Steadier tick latency: start-up objects leave the collector's generations, and the
-        # young generation is collected less often (the hot path makes no reference cycles).
-        gc.freeze()
-        gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
+        tune_gc_after_start()
         await app.serve_until_signal()
         if app.failed is not None:
             print(f"opensqt-engine: {app.failed}", file=sys.stderr)

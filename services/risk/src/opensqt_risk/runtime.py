@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -36,12 +37,20 @@ from opensqt_risk.rules import (
     RiskCore,
     StartupCheck,
     StateUpdate,
+    VetoReason,
     invalid_intent,
 )
 from opensqt_risk.rules.wire import fill_decision, intent_from_proto
 from opensqt_risk.settings import RiskSettings
 
 _log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionSample:
+    veto: VetoReason | None
+    latency_ms: float
+
 
 TRACER_NAME = "opensqt.risk"
 SPAN_REVIEW = "risk.review"
@@ -166,7 +175,7 @@ class RiskRuntime:
 
     # ---------------------------------------------------------------- decisions
 
-    def review(self, request: pb.ReviewOrdersRequest) -> pb.ReviewOrdersResponse:
+    def review(self, request: pb.ReviewOrdersRequest) -> tuple[pb.ReviewOrdersResponse, DecisionSample]:
         """Decide one intent from cached inputs only (the ReviewOrders hot path).
 
         An intent carrying W3C trace context gets a `risk.review` span, a child of that
@@ -204,10 +213,12 @@ class RiskRuntime:
                 if veto is not None:
                     span.set_attribute("opensqt.risk.reason", reason_label(veto.reason))
             span.end()
-        self._metrics.decision(
-            None if veto is None else veto.reason, (time.perf_counter_ns() - started) / 1_000_000
-        )
-        return response
+        outcome = None if veto is None else veto.reason
+        return response, DecisionSample(outcome, (time.perf_counter_ns() - started) / 1_000_000)
+
+    def record(self, sample: DecisionSample) -> None:
+        """Count and time one decision (ReviewOrders calls it once the decision is on its way)."""
+        self._metrics.decision(sample.veto, sample.latency_ms)
 
     def limits(self, symbol: str) -> Limits:
         if not symbol:

@@ -65,13 +65,14 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         (after the decisions already made are sent), never the service.
         """
         review = self._runtime.review
+        record = self._runtime.record
         write = context.write
         loop = asyncio.get_running_loop()
         sending: asyncio.Task[None] | None = None
         try:
             async for request in request_iterator:
                 try:
-                    response = review(request)
+                    response, sample = review(request)
                 except Exception as exc:
                     _log.exception("review_stream_failed")
                     if sending is not None:
@@ -80,6 +81,7 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                 if sending is not None:
                     await sending
                 sending = loop.create_task(write(response))
+                loop.call_soon(record, sample)  # after the send has started
             if sending is not None:
                 await sending
         finally:

@@ -607,6 +607,11 @@ class StreamPricesRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SYMBOLS_FIELD_NUMBER: _builtins.int
+    LATENCY_SENSITIVE_FIELD_NUMBER: _builtins.int
+    latency_sensitive: _builtins.bool
+    """The subscriber trades on these prices (a strategy engine): each price is handed to
+    latency-sensitive streams before the others (risk, dashboards), which only watch.
+    """
     @_builtins.property
     def symbols(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Empty: every symbol the connector serves."""
@@ -615,10 +620,11 @@ class StreamPricesRequest(_message.Message):
         self,
         *,
         symbols: _abc.Iterable[_builtins.str] | None = ...,
+        latency_sensitive: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["symbols", b"symbols"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["latency_sensitive", b"latency_sensitive", "symbols", b"symbols"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -812,7 +812,7 @@ class Engine:
         closing = action.side is Side.SELL  # a long grid's sells only ever close a slot's position
         span = self._tracer.start_span(SPAN_ORDER)
         carrier: dict[str, str] = {}
-        if span.get_span_context().is_valid:
+        if span.is_recording():  # an unsampled order carries no context: nobody makes spans for it
             _W3C.inject(carrier, context=trace.set_span_in_context(span))
         flight = InFlight(action, span, carrier, tick_ns, closing)
         self._in_flight[cid] = flight
@@ -834,17 +834,22 @@ class Engine:
                 )
         else:
             # Risk reviews while the intent is journaled; the approved order waits for both.
+            # The intent's write is started first (one loop step), and the rest is done while
+            # it completes: waiting for gRPC to confirm the write (hundreds of µs) before
+            # journaling would leave that work to be done just as risk's answer arrives.
             intent = convert.order_intent(action, self._symbol, self._sid, carrier)
-            reviewing = await self._review.send(intent, flight)
-            if not reviewing:
-                self.inbox.put_control(
-                    PlaceFailed(cid, RejectReason.RISK_VETO, "not sent: risk unreachable", vetoed=True)
-                )
+            sending = asyncio.ensure_future(self._review.send(intent, flight))
+            await asyncio.sleep(0)  # the write's first step runs: the intent is on its way
             # Built while risk reviews, so that an approval is forwarded at once.
             flight.request = convert.submit_place(action, self._symbol, carrier)
             record = convert.intent_record(action, self._sid, self._symbol, self._clock_ns() // 1_000_000)
             await self._journal_intent(flight, record)
             self._describe_sent(flight)
+            reviewing = await sending
+            if not reviewing:
+                self.inbox.put_control(
+                    PlaceFailed(cid, RejectReason.RISK_VETO, "not sent: risk unreachable", vetoed=True)
+                )
             return flight if reviewing else None
         self._describe_sent(flight)
         return None

@@ -70,7 +70,8 @@ class ConnectorFeeds:
 
     async def prices(self, up: Up) -> None:
         call = self._stub.StreamPrices(
-            exchange_pb.StreamPricesRequest(symbols=[self._symbol]), metadata=self._metadata
+            exchange_pb.StreamPricesRequest(symbols=[self._symbol], latency_sensitive=True),
+            metadata=self._metadata,
         )
         try:
             await call.wait_for_connection()
