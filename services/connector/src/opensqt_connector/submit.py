@@ -7,8 +7,9 @@ order, one per request. Requests naming the same order (a place then a cancel of
 client order id) run one after the other. A failed request becomes an answer carrying
 an `opensqt.common.v1.Error`; the stream goes on.
 
-One coroutine reads: each request starts its own task at once, so an order is on its
-way to the venue one event-loop step after its bytes arrive. A writer task hands the
+One coroutine reads: each request is handled at once, in the reader's step, until it
+first waits (on the venue), and goes on as a task of its own from there; an order is on
+its way to the venue without an event-loop hop after its bytes arrive. A writer task hands the
 answers to gRPC with `context.write`, in order, while the reader goes on reading (a
 `yield` per answer would put gRPC's send completion between two reads).
 """
@@ -20,6 +21,7 @@ import functools
 from collections.abc import AsyncIterable, Awaitable, Callable
 
 from opensqt.exchange.v1 import exchange_service_pb2 as pb
+from opensqt_common.eager import start_eagerly
 from opensqt_common.errors import InvalidArgument, ServiceError, internal_error
 from opensqt_common.logging import get_logger
 from opensqt_connector import convert, requests, tracing
@@ -62,7 +64,7 @@ class SubmitSession:
             async for request in incoming:
                 key = _key(request)
                 previous = self._last_by_key.get(key) if key else None
-                answer = loop.create_task(self._answer(request, previous))
+                answer = start_eagerly(self._answer(request, previous))
                 if key:
                     self._last_by_key[key] = answer
                     answer.add_done_callback(functools.partial(self._forget, key))

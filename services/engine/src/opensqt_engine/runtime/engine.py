@@ -45,6 +45,7 @@ from opensqt.exchange.v1 import exchange_service_pb2 as exchange_pb
 from opensqt.exchange.v1 import exchange_service_pb2_grpc
 from opensqt.risk.v1 import risk_service_pb2_grpc
 from opensqt.risk.v1 import types_pb2 as risk_types
+from opensqt_common.eager import start_eagerly
 from opensqt_common.enums import TRADING_STATE, MarketType, OrderStatus, Side, TradingState
 from opensqt_common.logging import get_logger
 from opensqt_engine.audit import AuditLog
@@ -834,12 +835,11 @@ class Engine:
                 )
         else:
             # Risk reviews while the intent is journaled; the approved order waits for both.
-            # The intent's write is started first (one loop step), and the rest is done while
-            # it completes: waiting for gRPC to confirm the write (hundreds of µs) before
+            # The intent's write is handed to gRPC now, and the rest is done while it
+            # completes: waiting for gRPC to confirm the write (hundreds of µs) before
             # journaling would leave that work to be done just as risk's answer arrives.
             intent = convert.order_intent(action, self._symbol, self._sid, carrier)
-            sending = asyncio.ensure_future(self._review.send(intent, flight))
-            await asyncio.sleep(0)  # the write's first step runs: the intent is on its way
+            sending = start_eagerly(self._review.send(intent, flight))
             # Built while risk reviews, so that an approval is forwarded at once.
             flight.request = convert.submit_place(action, self._symbol, carrier)
             record = convert.intent_record(action, self._sid, self._symbol, self._clock_ns() // 1_000_000)
