@@ -8,6 +8,7 @@ decision instead, and the stream goes on.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 
 import grpc
@@ -20,7 +21,7 @@ from opensqt_common.server import traced_per_message
 from opensqt_risk import requests
 from opensqt_risk.rules import startup_ok
 from opensqt_risk.rules.wire import limits_to_proto, startup_check_to_proto, state_update_to_proto
-from opensqt_risk.runtime import RiskRuntime
+from opensqt_risk.runtime import DecisionSample, RiskRuntime
 
 Context = grpc.aio.ServicerContext[object, object]
 ReviewContext = grpc.aio.ServicerContext[pb.ReviewOrdersRequest, pb.ReviewOrdersResponse]
@@ -65,7 +66,8 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
         (after the decisions already made are sent), never the service.
         """
         review = self._runtime.review
-        record = self._runtime.record
+        samples: list[DecisionSample] = []
+        record_all = functools.partial(self._record_all, samples)
         write = context.write
         loop = asyncio.get_running_loop()
         sending: asyncio.Task[None] | None = None
@@ -81,12 +83,20 @@ class RiskServicer(pb_grpc.RiskServiceServicer):
                 if sending is not None:
                     await sending
                 sending = loop.create_task(write(response))
-                loop.call_soon(record, sample)  # after the send has started
+                if not samples:  # recorded after the send has started, in one batch per loop step
+                    loop.call_soon(record_all)
+                samples.append(sample)
             if sending is not None:
                 await sending
         finally:
             if sending is not None:
                 _settle(sending)
+
+    def _record_all(self, samples: list[DecisionSample]) -> None:
+        record = self._runtime.record
+        for sample in samples:
+            record(sample)
+        samples.clear()
 
     @grpc_stream_errors
     async def WatchTradingState(
