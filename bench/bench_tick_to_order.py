@@ -1,6 +1,7 @@
 """Tick-to-order latency through engine and risk (DESIGN §7: p50 < 1 ms, p99 < 2 ms).
 
     .venv/bin/python bench/bench_tick_to_order.py [--samples 2000] [--warmup 200] [--markdown FILE]
+        [--journal memory|durable] [--traces-sampler always_on] [--profile DIR]
 
 What is measured: from the instant a price update leaves the connector (the sim's print
 is handed to the connector's stream hub, which serialises it onto StreamPrices) to the
@@ -15,8 +16,10 @@ both timestamps come from one clock (`time.perf_counter_ns`, CLOCK_MONOTONIC). R
 the engine run as their own processes (`python -m opensqt_risk`, `python -m
 opensqt_engine`), as in production, so the run shares this 2-core machine between three
 service processes plus an echo server, like a real deployment would. The connector's
-order limiter is off and the engine's journal is in memory (`--journal memory`; the
+order limiter is off and the engine's journal is in memory (`--journal durable` for SQLite; the
 durable store's cost is measured by its own bench); the audit log is written as usual.
+Telemetry is production's: metrics served for Prometheus by all three, spans recorded
+only if exported (none are here; `--traces-sampler always_on` records every order's).
 
 The price path climbs one grid level per sample (levels 10 apart, the price 2 above a
 level), so each price makes the grid place exactly one new buy (the new top level) and
@@ -63,6 +66,7 @@ from opensqt_connector.models import OrderInfo, TickerInfo
 from opensqt_connector.settings import ConnectorSettings, VenueCredentials
 
 SYMBOL = "BTC/USDT:USDT"
+SAMPLER_ENV = "OTEL_TRACES_SAMPLER"
 START = Decimal(60000)
 INTERVAL = Decimal(10)
 OFFSET = Decimal(2)
@@ -214,8 +218,15 @@ async def bare_round_trips(port: int, samples: int) -> list[float]:
 # ---------------------------------------------------------------- the run
 
 
-def spawn(args: list[str], log: Path, cwd: Path, profile: Path | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    args: list[str],
+    log: Path,
+    cwd: Path,
+    profile: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENSQT_", "OTEL_"))}
+    env.update(extra_env or {})
     argv = [sys.executable, *args]
     if profile is not None:  # sampling profiler around the process (pip install py-spy)
         py_spy = Path(sys.executable).parent / "py-spy"
@@ -280,6 +291,8 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
     # The in-process connector logs, traces and meters like `opensqt-connector` would with
     # these settings (metrics served on a port, as in deploy/docker-compose.yml).
     configure_logging("opensqt-connector", settings.log_level, settings.log_format)
+    telemetry_env = {SAMPLER_ENV: args.traces_sampler} if args.traces_sampler else {}
+    os.environ.update(telemetry_env)
     telemetry = setup_telemetry("opensqt-connector", metrics_port=0)
     connector = Connector(settings, VenueCredentials())
     probe = Probe()
@@ -317,6 +330,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
                 workdir / "risk.log",
                 workdir,
                 args.profile / "risk.txt" if args.profile else None,
+                telemetry_env,
             )
         )
         await wait_serving(f"127.0.0.1:{risk_port}", service="opensqt.risk.v1.RiskService", timeout=30)
@@ -334,7 +348,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
                     "--config",
                     str(workdir / "engine.yaml"),
                     "--journal",
-                    "memory",
+                    args.journal,
                     "--audit-log",
                     str(workdir / "engine-audit.jsonl"),
                     "--log-level",
@@ -346,6 +360,7 @@ async def measure(args: argparse.Namespace, workdir: Path) -> tuple[Stats, Stats
                 workdir / "engine.log",
                 workdir,
                 args.profile / "engine.txt" if args.profile else None,
+                telemetry_env,
             )
         )
         await wait_engine_trading(f"127.0.0.1:{engine_port}")
@@ -404,6 +419,18 @@ def main() -> int:
         type=Path,
         default=None,
         help="record py-spy profiles of risk and the engine into this directory",
+    )
+    parser.add_argument(
+        "--journal",
+        choices=("memory", "durable"),
+        default="memory",
+        help="the engine's journal: memory (default) or durable (SQLite under the run's directory)",
+    )
+    parser.add_argument(
+        "--traces-sampler",
+        default=None,
+        help="OTEL_TRACES_SAMPLER for all three services, e.g. always_on to record every order's "
+        "spans (by default none are: nothing exports them)",
     )
     parser.add_argument("--echo-server", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
