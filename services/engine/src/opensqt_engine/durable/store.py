@@ -136,12 +136,12 @@ class SqlJournal:
             )
             return applied > 0
 
-        if await self._executor.run(op):
+        if await self._executor.run_in_background(op):
             self._wake(client_order_id, outcome)
 
     async def record_fill(self, fill: FillRecord) -> bool:
         row = (*codec.fill_row(fill), fill.client_order_id, self._clock_ms())
-        inserted = await self._executor.run(lambda db: db.execute(_INSERT_FILL, row).rowcount)
+        inserted = await self._executor.run_in_background(lambda db: db.execute(_INSERT_FILL, row).rowcount)
         return bool(inserted > 0)
 
     async def open_intents(self, strategy_id: str) -> Sequence[IntentRecord]:
@@ -175,7 +175,8 @@ class SqlJournal:
     async def save_snapshot(self, strategy_id: str, snapshot: Mapping[str, Any]) -> None:
         body = codec.snapshot_text(snapshot)
         now = self._clock_ms()
-        await self._executor.run(lambda db: db.execute(_SAVE_SNAPSHOT, (strategy_id, body, now)))
+        row = (strategy_id, body, now)
+        await self._executor.run_in_background(lambda db: db.execute(_SAVE_SNAPSHOT, row))
 
     async def load_snapshot(self, strategy_id: str) -> dict[str, Any] | None:
         def op(db: Db) -> str | None:
