@@ -6,8 +6,10 @@ positions), the engine's state, its audit log and its journal.
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from engine_support import BTC, FIVE_BUYS, STRATEGY, engine_state, running_stack, trading_state  # type: ignore[import-not-found]  # on sys.path under pytest
 
@@ -290,3 +292,23 @@ async def test_an_order_the_snapshot_missed_is_adopted_on_restart(tmp_path: Path
             orders = await second.wait_open_buys(FIVE_BUYS)
             assert cid in {o.client_order_id for o in orders}
             assert second.engine.state.next_generation > generation + 3
+
+
+async def test_a_fill_stream_opened_before_any_fill_still_asks_for_a_replay(tmp_path: Path) -> None:
+    """Fills made while the stream is down before the engine's first fill must be replayed
+    when it reopens: the engine asks from its start (less the margin), never "no replay"."""
+    async with running_connector() as connector:
+        hub = connector.connector.hub
+        subscribe = hub.subscribe_fills
+        asked: list[int] = []
+
+        def spy(symbols: Any, since_ms: int) -> Any:
+            asked.append(since_ms)
+            return subscribe(symbols, since_ms)
+
+        hub.subscribe_fills = spy  # type: ignore[method-assign]
+        started_ms = time.time_ns() // 1_000_000
+        async with running_stack(tmp_path, connector=connector, with_risk=False, wait_ready=False):
+            await eventually(lambda: bool(asked), message="the engine's fill stream")
+            (since,) = asked  # the engine's only: no risk service here
+            assert started_ms - 61_000 <= since <= started_ms

@@ -318,6 +318,7 @@ class Engine:
         self._acked: set[str] = set()
         self._pause_reasons: set[str] = set()
         self._last_fill_ms = 0
+        self._started_ms = 0  # wall clock when this process started trading: no own fill is older
         self._risk_state: TradingState | None = None
         self._risk_reason = ""
         self._effective: TradingState | None = None
@@ -377,6 +378,7 @@ class Engine:
 
     async def start(self) -> None:
         """Recover, then open every stream and start trading once reconciled."""
+        self._started_ms = self._clock_ns() // 1_000_000
         if self._durability is not None:
             recovery = await recover_durably(
                 self.strategy,
@@ -1621,9 +1623,13 @@ class Engine:
     # ================================================================ snapshots
 
     def _fills_since_ms(self) -> int:
-        if not self._last_fill_ms:
+        """Where a (re)opened fill stream replays from: the last fill seen, less a margin; with
+        none seen yet, this process's start, so that fills made while the stream was down
+        before the first one arrived are replayed too (0 would ask for no replay at all)."""
+        seen = self._last_fill_ms or self._started_ms
+        if not seen:
             return 0
-        return max(1, self._last_fill_ms - self.options.fill_replay_margin_ms)
+        return max(1, seen - self.options.fill_replay_margin_ms)
 
     def _snapshot(self) -> dict[str, Any]:
         snapshot = self.state.to_snapshot()
