@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 DEFAULT_SECRETS_DIR = "/run/secrets"
 
@@ -63,3 +63,15 @@ def load_settings(settings_cls: type[S], argv: Sequence[str] | None = None) -> S
     """Build settings from flags (argv; none when None), env vars and secret files."""
     args: list[str] | bool = list(argv) if argv is not None else False
     return settings_cls(_cli_parse_args=args, _secrets_dir=secrets_dir())
+
+
+def describe_settings_error(exc: ValidationError | SettingsError) -> str:
+    """What is wrong with the flags and environment, one indented line per problem, each
+    named by its flag (`--order-rate: ...`)."""
+    if isinstance(exc, SettingsError):
+        return f"  {exc}"
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        where = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-") if error["loc"] else ""
+        lines.append(f"  {where}: {error['msg']}" if where else f"  {error['msg']}")
+    return "\n".join(lines)

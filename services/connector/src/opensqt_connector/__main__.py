@@ -11,7 +11,7 @@ from pydantic_settings import SettingsError
 
 from opensqt_common.gc_tuning import tune_gc_after_start
 from opensqt_common.logging import configure_logging, get_logger
-from opensqt_common.settings import load_settings
+from opensqt_common.settings import describe_settings_error, load_settings
 from opensqt_common.telemetry import setup_telemetry
 from opensqt_connector.app import SERVICE_NAME, Connector, ConnectorStartError
 from opensqt_connector.settings import ConnectorSettings, VenueCredentials
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(ConnectorSettings, args)
         credentials = VenueCredentials.load()
     except (ValidationError, SettingsError) as exc:
-        print(f"opensqt-connector: invalid settings:\n{_describe(exc)}", file=sys.stderr)
+        print(f"opensqt-connector: invalid settings:\n{describe_settings_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
     configure_logging(SERVICE_NAME, settings.log_level, settings.log_format)
     try:
@@ -51,16 +51,6 @@ async def _serve(settings: ConnectorSettings, credentials: VenueCredentials) -> 
         await connector.serve_until_signal()
     finally:
         telemetry.shutdown()
-
-
-def _describe(exc: ValidationError | SettingsError) -> str:
-    if isinstance(exc, SettingsError):
-        return f"  {exc}"
-    lines = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-") if error["loc"] else ""
-        lines.append(f"  {where}: {error['msg']}" if where else f"  {error['msg']}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pydantic_settings import SettingsError
 
 from opensqt_common.gc_tuning import tune_gc_after_start
 from opensqt_common.logging import configure_logging, get_logger
-from opensqt_common.settings import load_settings
+from opensqt_common.settings import describe_settings_error, load_settings
 from opensqt_common.telemetry import setup_telemetry
 from opensqt_engine.app import SERVICE_NAME, EngineApp, EngineStartError
 from opensqt_engine.config import ConfigError, EngineConfig, load_config
@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(EngineSettings, args)
     except (ValidationError, SettingsError) as exc:
-        print(f"opensqt-engine: invalid settings:\n{_describe(exc)}", file=sys.stderr)
+        print(f"opensqt-engine: invalid settings:\n{describe_settings_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         config = load_config(settings.config)
@@ -59,16 +59,6 @@ async def _serve(settings: EngineSettings, config: EngineConfig) -> int:
         return 0
     finally:
         telemetry.shutdown()
-
-
-def _describe(exc: ValidationError | SettingsError) -> str:
-    if isinstance(exc, SettingsError):
-        return f"  {exc}"
-    lines = []
-    for error in exc.errors(include_url=False, include_input=False):
-        where = "--" + "-".join(str(part) for part in error["loc"]).replace("_", "-") if error["loc"] else ""
-        lines.append(f"  {where}: {error['msg']}" if where else f"  {error['msg']}")
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":
