@@ -170,11 +170,14 @@ class Topic(Generic[T]):
         return subscription
 
     def leave(self, subscription: Subscription[T]) -> None:
-        if subscription in self._subscribers:
-            if self._subscribers.index(subscription) < self._leading:
-                self._leading -= 1
-            self._subscribers.remove(subscription)
-            self.metrics.subscribers(self.name, -1)
+        try:
+            position = self._subscribers.index(subscription)
+        except ValueError:
+            return  # left already
+        if position < self._leading:
+            self._leading -= 1
+        del self._subscribers[position]
+        self.metrics.subscribers(self.name, -1)
 
     @property
     def subscriber_count(self) -> int:
