@@ -58,8 +58,17 @@ class _PostgresLease:
             raise StrategyBusyError(f"strategy {strategy_id!r} is held by another engine on this database")
 
     def release(self) -> None:
-        if not self._connection.closed:
-            self._connection.close()  # ends the session and with it the advisory lock
+        """Unlock, then close. Closing alone ends the session, but the server drops the lock
+        only when its backend has gone, a moment after `close` returns: a claim right after
+        could still find it held. The explicit unlock returns once the lock is free."""
+        if self._connection.closed:
+            return
+        try:
+            self._connection.execute("SELECT pg_advisory_unlock(%s)", (advisory_key(self.strategy_id),))
+        except psycopg.Error:
+            pass  # a broken connection: closing it ends the session, and with it the lock
+        finally:
+            self._connection.close()
 
 
 class _FileLease:
