@@ -19,10 +19,12 @@ machine (CPU model, cores). Target: >= 2,000 orders/s sustained.
 
 from __future__ import annotations
 
+from opensqt_common.grpc_transport import prefer_low_latency_transport
+
+prefer_low_latency_transport()  # as the services do, before anything loads grpc
+
 import argparse
 import asyncio
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
+from machine import describe_machine
 
 from opensqt.common.v1 import common_pb2
 from opensqt.exchange.v1 import exchange_service_pb2 as pb
@@ -171,20 +174,6 @@ def rss_mib(pid: int) -> float:
     return float("nan")
 
 
-def machine() -> str:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"CPU: {model}; cores: {os.cpu_count()}; Python {platform.python_version()}; "
-        f"grpcio {grpc.__version__}; {platform.system()} {platform.release()}"
-    )
-
-
 async def run(args: argparse.Namespace) -> list[Result]:
     port = free_port()
     target = f"127.0.0.1:{port}"
@@ -235,7 +224,7 @@ def report(
         "",
         f"Connector RSS: {rss_before:.1f} MiB before the measured runs, {rss_after:.1f} MiB after "
         f"({open_orders} resting orders on the sim book).",
-        f"Machine: {machine()}",
+        f"Machine: {describe_machine()}",
         f"Target: >= {TARGET_ORDERS_PER_S:,} orders/s sustained on sim with the limiter off.",
     ]
     text = "\n".join(lines)

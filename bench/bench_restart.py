@@ -21,6 +21,10 @@ starting a Python interpreter and importing gRPC, DBOS and SQLAlchemy (≈0.7 s 
 
 from __future__ import annotations
 
+from opensqt_common.grpc_transport import prefer_low_latency_transport
+
+prefer_low_latency_transport()  # as the services do, before anything loads grpc
+
 import argparse
 import asyncio
 import os

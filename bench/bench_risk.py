@@ -23,10 +23,13 @@ Targets: >= 10,000 decisions/s pipelined; p50 < 0.3 ms ping-pong round trip.
 
 from __future__ import annotations
 
+from opensqt_common.grpc_transport import prefer_low_latency_transport
+
+prefer_low_latency_transport()  # as the services do, before anything loads grpc
+
 import argparse
 import asyncio
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +44,7 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
+from machine import describe_machine
 
 from opensqt.common.v1 import common_pb2
 from opensqt.risk.v1 import risk_service_pb2 as pb
@@ -200,28 +204,13 @@ class _EchoServicer(pb_grpc.RiskServiceServicer):
 
 async def serve_echo(address: str) -> None:
     server = grpc.aio.server()
-    pb_grpc.add_RiskServiceServicer_to_server(_EchoServicer(), server)
+    pb_grpc.add_RiskServiceServicer_to_server(_EchoServicer(), server)  # type: ignore[abstract]  # ReviewOrders only
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     await health.set("", health_pb2.HealthCheckResponse.SERVING)
     server.add_insecure_port(address)
     await server.start()
     await server.wait_for_termination()
-
-
-def machine() -> str:
-    model = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"CPU: {model}; cores: {os.cpu_count()}; load average {load}; Python {platform.python_version()}; "
-        f"grpcio {grpc.__version__}; {platform.system()} {platform.release()}"
-    )
 
 
 def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -351,7 +340,7 @@ def report(results: list[Result], server_ms: float, markdown: Path | None) -> No
         "The bare echo rows run the same client against a server that approves without looking "
         "(plain grpc.aio, no interceptors, the same stream loop as the risk service): the transport "
         "floor on this machine in this run.",
-        f"Machine: {machine()}",
+        f"Machine: {describe_machine()}",
         f"Targets: >= {TARGET_RATE:,} decisions/s pipelined; p50 < {TARGET_P50_MS} ms ping-pong round trip.",
     ]
     text = "\n".join(lines)

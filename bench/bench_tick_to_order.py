@@ -35,10 +35,13 @@ and engine → risk → engine) plus the work of three services.
 
 from __future__ import annotations
 
+from opensqt_common.grpc_transport import prefer_low_latency_transport
+
+prefer_low_latency_transport()  # as the services do, before anything loads grpc
+
 import argparse
 import asyncio
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -52,6 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from machine import describe_machine
 
 from opensqt.engine.v1 import engine_service_pb2 as engine_pb
 from opensqt.engine.v1 import engine_service_pb2_grpc
@@ -106,18 +110,6 @@ symbols:
 crash_detector:
   enabled: false
 """
-
-
-def machine() -> str:
-    cpu = platform.processor() or "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -439,7 +431,7 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-t2o-") as tmp:
         tick_to_order, bare, share = asyncio.run(measure(args, Path(tmp)))
-    print(f"machine: {machine()}")
+    print(f"machine: {describe_machine()}")
     print(bare.line())
     print(tick_to_order.line())
     print(share)

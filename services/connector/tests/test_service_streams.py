@@ -106,9 +106,14 @@ async def test_fill_stream_replays_held_fills_since_a_time_then_goes_live() -> N
         await nothing.close()
 
 
-async def test_price_and_kline_streams_follow_the_sim() -> None:
+@pytest.mark.parametrize("latency_sensitive", [False, True], ids=["default", "latency-sensitive"])
+async def test_price_and_kline_streams_follow_the_sim(latency_sensitive: bool) -> None:
     async with running_connector() as client:
-        prices = StreamCollector(client.exchange.StreamPrices(pb.StreamPricesRequest(symbols=[SYMBOL])))
+        prices = StreamCollector(
+            client.exchange.StreamPrices(
+                pb.StreamPricesRequest(symbols=[SYMBOL], latency_sensitive=latency_sensitive)
+            )
+        )
         latest = await prices.wait_for(lambda items: len(items) >= 1, what="latest ticker")
         assert latest[0].ticker.symbol == SYMBOL
         assert latest[0].sequence == 1
