@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def make(
     price: str | None = "60000",
     spread_ticks: int = 1,
     leverage: str = "10",
-    **kwargs: int,
+    **kwargs: Any,
 ) -> SimExchange:
     exchange = SimExchange(
         [default_market(s) for s in symbols],
@@ -553,6 +554,20 @@ def test_spot_buy_reserves_quote_with_fees_and_a_fill_moves_both_assets() -> Non
     assert exchange.balance("USDT") == replace(quote, free=D("9409.41"), used=D(0), total=D("9409.41"))
     assert exchange.balance("BTC").total == D("0.11")
     assert exchange.positions() == []
+
+
+def test_spot_buy_fees_can_come_out_of_the_coins_bought_as_on_most_spot_venues() -> None:
+    exchange = make((SPOT,), {"USDT": "10000", "BTC": "0"}, spot_fees_in_base=True)
+    exchange.place_order(request("b", Side.BUY, "0.1", "59000", symbol=SPOT), T0)
+    fill = fills_of(exchange.apply_trade(SPOT, D("59000"), T0))[0]
+    assert (fill.quantity, fill.fee, fill.fee_asset) == (D("0.1"), D("0.0001"), "BTC")
+    assert exchange.balance("BTC").total == D("0.0999")  # bought, less the fee kept in base
+    assert exchange.balance("USDT").total == D("4100")  # the notional only
+    with pytest.raises(InsufficientMargin):  # the whole 0.1 is no longer there to sell
+        exchange.place_order(request("s", Side.SELL, "0.1", "61000", symbol=SPOT), T0)
+    exchange.place_order(request("s2", Side.SELL, "0.099", "61000", symbol=SPOT), T0)
+    sold = fills_of(exchange.apply_trade(SPOT, D("61000"), T0))[0]
+    assert (sold.fee_asset, exchange.balance("BTC").total) == ("USDT", D("0.0009"))  # sells pay in quote
 
 
 def test_spot_sell_reserves_base_and_refuses_more_than_held() -> None:

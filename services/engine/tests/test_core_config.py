@@ -89,7 +89,14 @@ def test_market_must_be_the_enum() -> None:
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("tick_size", D("0")), ("step_size", D("-0.001")), ("min_quantity", D("-1")), ("min_notional", D("-1"))],
+    [
+        ("tick_size", D("0")),
+        ("step_size", D("-0.001")),
+        ("min_quantity", D("-1")),
+        ("min_notional", D("-1")),
+        ("base_fee_rate", D("-0.001")),
+        ("base_fee_rate", D("1")),
+    ],
 )
 def test_market_rules_are_validated(field: str, value: Decimal) -> None:
     values = {

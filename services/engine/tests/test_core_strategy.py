@@ -657,9 +657,81 @@ def test_dust_position_is_noted_once_and_kept() -> None:
     driver.send(OrderUpdate(buys[-1].client_order_id, "v", OrderStatus.CANCELED, D("0.002")))
     out = driver.wait(1.01)
     assert [n.level_index for n in notes(out, NoteKind.DUST_POSITION)] == [-1]
-    assert places(out) == []
     assert driver.slot(-1).position == D("0.002")
+    # dust counts as flat: the level buys again, and its take-profit sells the dust too
+    (rebuy,) = places(out)
+    assert (rebuy.level_index, rebuy.side) == (-1, Side.BUY)
     assert not notes(driver.wait(5.0), NoteKind.DUST_POSITION)
+    driver.accept(out)
+    (sell,) = places(driver.fill(rebuy))
+    assert (sell.side, sell.quantity) == (Side.SELL, rebuy.quantity + D("0.002"))
+
+
+# ---- spot fees taken in the base asset ---------------------------------------------------------
+
+SPOT_RULES = MarketRules(
+    tick_size=D("0.01"),
+    step_size=D("0.000001"),
+    min_quantity=D("0.00001"),
+    min_notional=D("1"),
+    base_fee_rate=D("0.001"),
+)
+
+
+def _spot_buy_filled(*, fill_first: bool, fill: bool = True) -> tuple[Driver, PlaceOrder, list[Action]]:
+    driver, buys = start(market=MarketType.SPOT, rules=SPOT_RULES)
+    buy = buys[-1]
+    assert buy.quantity == D("0.101010")  # 10 / 99, rounded down to the step
+    driver.tick("98.99")
+    trade = Fill(buy.client_order_id, "tr1", buy.price, buy.quantity, ZERO, base_fee=D("0.000101"))
+    filled = OrderUpdate(buy.client_order_id, "v1", OrderStatus.FILLED, buy.quantity)
+    events: list[Event] = [trade, filled] if fill_first else [filled, trade]
+    return driver, buy, [action for event in events[: 2 if fill else 1] for action in driver.send(event)]
+
+
+def test_a_spot_fee_taken_in_base_comes_off_the_position_and_the_take_profit() -> None:
+    driver, _, out = _spot_buy_filled(fill_first=True)
+    (sell,) = [p for p in places(out) if p.side is Side.SELL]
+    assert sell.quantity == D("0.100909") == driver.slot(-1).position  # bought less the fee kept
+    assert driver.state.fees_paid == D("0.000101") * D(99)  # valued at the fill's price
+
+
+def test_a_take_profit_placed_before_its_fee_is_known_holds_back_the_most_it_can_be() -> None:
+    driver, _, out = _spot_buy_filled(fill_first=False)
+    (sell,) = [p for p in places(out) if p.side is Side.SELL]
+    # placed on the FILLED update, before the fill: 0.1% of 0.10101 held back, rounded down
+    assert sell.quantity == D("0.100908")
+    assert driver.slot(-1).position == D("0.100909")  # the fee arrived with the late fill
+    assert sell.quantity <= driver.slot(-1).position
+    assert driver.slot(-1).fee_unknown_quantity == 0
+    driver.accept(out)
+    driver.tick("100.01")
+    sold = driver.fill(sell, fee=D("0.01"))
+    assert driver.slot(-1).position == D("0.000001")  # dust, so the level buys again at once
+    (rebuy,) = [p for p in places(sold) if p.level_index == -1]
+    assert rebuy.side is Side.BUY
+
+
+def test_a_base_fee_larger_than_the_level_holds_leaves_it_flat_and_says_so() -> None:
+    driver, buys = start(market=MarketType.SPOT, rules=SPOT_RULES)
+    buy = buys[-1]
+    out = driver.send(Fill(buy.client_order_id, "tr1", buy.price, D("0.00001"), ZERO, base_fee=D("0.5")))
+    assert driver.slot(-1).position == 0
+    assert [n.level_index for n in notes(out, NoteKind.OVERFILL)] == [-1]
+
+
+def test_fill_refuses_a_negative_base_fee() -> None:
+    with pytest.raises(ValueError, match="base_fee"):
+        Fill("t1BN1G0", "tr1", D("99"), D("0.1"), ZERO, base_fee=D("-0.0001"))
+
+
+def test_the_fee_reserve_of_an_ended_buy_survives_a_snapshot() -> None:
+    driver, buy, out = _spot_buy_filled(fill_first=False, fill=False)
+    (sell,) = [p for p in places(out) if p.side is Side.SELL]
+    assert sell.quantity == D("0.100908")
+    assert driver.slot(-1).fee_unknown_quantity == buy.quantity  # its fill is still to come
+    restored = driver.strategy.restore_state(json.loads(json.dumps(driver.state.to_snapshot())))
+    assert restored.slots[-1].fee_unknown_quantity == buy.quantity
 
 
 # ---- determinism, snapshots, API -----------------------------------------------------------------

@@ -300,6 +300,42 @@ def test_fees_in_another_asset_do_not_count_as_quote_fees() -> None:
     assert convert.fill_event(convert.fill_record(fill), frozenset({"USDT"})).fee == 0
 
 
+def test_a_spot_fee_taken_from_the_coins_bought_is_a_base_fee() -> None:
+    fill = types_pb2.Fill(
+        trade_id="9",
+        client_order_id="t1BN1G0",
+        symbol="BTC/USDT",
+        side=common_pb2.SIDE_BUY,
+        price=common_pb2.Decimal(value="60000"),
+        quantity=common_pb2.Decimal(value="0.01"),
+        fee=common_pb2.Decimal(value="0.00001"),
+        fee_asset="BTC",
+    )
+    event = convert.fill_event(convert.fill_record(fill), frozenset({"USDT"}), "BTC")
+    assert (event.fee, event.base_fee) == (0, D("0.00001"))
+    # a perpetual grid names no base asset: nothing is taken off its position
+    assert convert.fill_event(convert.fill_record(fill), frozenset({"USDT"})).base_fee == 0
+    fill.fee_asset = "BNB"  # a discount token: no cost to what the grid holds
+    event = convert.fill_event(convert.fill_record(fill), frozenset({"USDT"}), "BTC")
+    assert (event.fee, event.base_fee) == (0, 0)
+
+
+def test_spot_rules_bound_base_fees_by_the_higher_fee_rate_perpetuals_by_none() -> None:
+    market = types_pb2.Market(
+        symbol="BTC/USDT",
+        market_type=common_pb2.MARKET_TYPE_SPOT,
+        tick_size=common_pb2.Decimal(value="0.01"),
+        step_size=common_pb2.Decimal(value="0.00001"),
+        maker_fee=common_pb2.Decimal(value="0.0008"),
+        taker_fee=common_pb2.Decimal(value="0.001"),
+    )
+    assert convert.market_rules(market).base_fee_rate == D("0.001")
+    market.ClearField("taker_fee")
+    assert convert.market_rules(market).base_fee_rate == D("0.0008")
+    market.market_type = common_pb2.MARKET_TYPE_LINEAR_PERPETUAL
+    assert convert.market_rules(market).base_fee_rate == 0
+
+
 def test_intent_and_place_carry_the_same_order_and_trace_context() -> None:
     action = PlaceOrder(3, "t1BP3G7", Side.BUY, D("60150"), D("0.016"), True, False)
     carrier = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}

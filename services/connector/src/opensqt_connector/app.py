@@ -58,7 +58,13 @@ def build_sim_venue(settings: ConnectorSettings) -> SimVenue:
         step_ms = max(1, round(RandomWalkConfig().step_ms / settings.sim_speed))
         price_feed = RandomWalkConfig(step_ms=step_ms)
     faults = parse_faults(settings.sim_faults) if settings.sim_faults else None
-    return SimVenue(settings.symbol_list, seed=settings.sim_seed, price_feed=price_feed, faults=faults)
+    return SimVenue(
+        settings.symbol_list,
+        seed=settings.sim_seed,
+        price_feed=price_feed,
+        faults=faults,
+        spot_fees_in_base=settings.sim_spot_fees_in_base,
+    )
 
 
 class Connector:

@@ -55,6 +55,11 @@ class ConnectorSettings(ServiceSettings):
     )
     sim_seed: int = Field(1, ge=0, description="sim: random seed")
     sim_faults: str | None = Field(None, description="sim: faults to inject, e.g. latency_ms=5,fail_next=2")
+    sim_spot_fees_in_base: bool = Field(
+        False,
+        description="sim: take spot buy fees from the coins bought, as most spot venues do "
+        "(default: in the quote asset)",
+    )
     order_rate: int = Field(25, ge=0, le=100_000, description="Order-entry token bucket: orders/s (0: off)")
     order_burst: int = Field(30, ge=0, le=100_000, description="Order-entry token bucket: burst size")
     venue_max_attempts: int = Field(

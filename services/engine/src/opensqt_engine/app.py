@@ -32,6 +32,7 @@ from pydantic import SecretStr
 from opensqt.common.v1 import common_pb2
 from opensqt.engine.v1 import engine_service_pb2, engine_service_pb2_grpc
 from opensqt_common.channels import CHANNEL_OPTIONS, open_channel
+from opensqt_common.enums import MarketType
 from opensqt_common.errors import ServiceError
 from opensqt_common.logging import get_logger
 from opensqt_common.server import AUTH_METADATA_KEY, GrpcServer, read_token_file, run_until_signal
@@ -136,6 +137,7 @@ class EngineApp:
         self._ready = asyncio.Event()
         self._started_ns = 0
         self._fee_assets: frozenset[str] = frozenset()
+        self._base_asset = ""
 
     # ---- lifecycle --------------------------------------------------------------------------
 
@@ -365,6 +367,7 @@ class EngineApp:
                 detail="levels are rounded to the tick",
             )
         self._fee_assets = frozenset(a for a in (market.quote, market.settle) if a)
+        self._base_asset = market.base if self.config.market_type is MarketType.SPOT else ""
         return strategy
 
     async def _startup_checks(self) -> None:
@@ -394,6 +397,7 @@ class EngineApp:
             strategy_id=config.strategy_id,
             market=config.market_type,
             fee_assets=self._fee_assets,
+            base_asset=self._base_asset,
             reconcile_seconds=float(config.reconcile_seconds),
             cancel_on_exit=config.cancel_on_exit,
             order_rate=float(config.order_rate),

@@ -108,6 +108,7 @@ class SimVenue:
         sleeper: Sleeper = asyncio.sleep,
         kline_history: int = DEFAULT_KLINE_HISTORY,
         fill_history: int = DEFAULT_FILL_HISTORY,
+        spot_fees_in_base: bool = False,
     ) -> None:
         if not symbols:
             raise ValueError("the sim needs at least one symbol")
@@ -128,6 +129,7 @@ class SimVenue:
             leverage=leverage,
             spread_ticks=spread_ticks,
             fill_history=fill_history,
+            spot_fees_in_base=spot_fees_in_base,
         )
         self._klines = KlineBook(symbols, history=kline_history)
         self._faults = FaultInjector(faults, seed=seed)

@@ -211,7 +211,9 @@ class SimExchange:
         spread_ticks: int = 1,
         fill_history: int = DEFAULT_FILL_HISTORY,
         order_history: int = DEFAULT_ORDER_HISTORY,
+        spot_fees_in_base: bool = False,
     ) -> None:
+        self._spot_fees_in_base = spot_fees_in_base
         if spread_ticks < 0:
             raise ValueError(f"spread_ticks must be >= 0, got {spread_ticks}")
         self._symbols: dict[str, _SymbolState] = {}
@@ -619,11 +621,17 @@ class SimExchange:
         market = state.market
         request = order.request
         notional = price * quantity
-        fee = notional * (market.maker_fee if maker else market.taker_fee)
+        rate = market.maker_fee if maker else market.taker_fee
+        fee = notional * rate
+        fee_asset = market.settle if state.perp else market.quote
         self._release(state, order, quantity)
         if state.perp:
             self._move_position(state, request.side.sign * quantity, price)
             self._wallet[market.settle] -= fee
+        elif request.side is Side.BUY and self._spot_fees_in_base:  # as most spot venues charge a buy
+            fee, fee_asset = quantity * rate, market.base
+            self._wallet[market.quote] -= notional
+            self._wallet[market.base] += quantity - fee
         elif request.side is Side.BUY:
             self._wallet[market.quote] -= notional + fee
             self._wallet[market.base] += quantity
@@ -643,7 +651,7 @@ class SimExchange:
             price=price,
             quantity=quantity,
             fee=fee,
-            fee_asset=market.quote,
+            fee_asset=fee_asset,
             maker=maker,
             time_ms=now_ms,
         )

@@ -65,19 +65,25 @@ def _require_seconds(name: str, value: object, *, positive: bool) -> None:
 class MarketRules:
     """Trading rules of the instrument as the connector reports them (never hard-coded).
 
-    Quantities are in base units; `min_notional` is in quote units.
+    Quantities are in base units; `min_notional` is in quote units. `base_fee_rate` is the most
+    a trade may be charged in the base asset, as a fraction of its quantity (spot: the highest
+    of the maker and taker fees; 0 on perpetuals, which settle fees in the settle asset).
     """
 
     tick_size: Decimal
     step_size: Decimal
     min_quantity: Decimal
     min_notional: Decimal
+    base_fee_rate: Decimal = Decimal(0)
 
     def __post_init__(self) -> None:
         _require_positive("tick_size", self.tick_size)
         _require_positive("step_size", self.step_size)
         _require_non_negative("min_quantity", self.min_quantity)
         _require_non_negative("min_notional", self.min_notional)
+        _require_non_negative("base_fee_rate", self.base_fee_rate)
+        if self.base_fee_rate >= 1:
+            raise ConfigError(f"base_fee_rate must be < 1, got {self.base_fee_rate}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,19 +77,27 @@ class OrderUpdate:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """One trade of one of our orders. `fee` is in quote units (what the trade cost us)."""
+    """One trade of one of our orders.
+
+    `fee` is what the trade cost in quote units. `base_fee` is a fee the venue took in the
+    base asset instead (spot venues take a buy's fee from the coins bought): that much of
+    `quantity` never reached the account, so it is not in the level's position either.
+    """
 
     client_order_id: str
     trade_id: str
     price: Decimal
     quantity: Decimal
     fee: Decimal = ZERO
+    base_fee: Decimal = ZERO
 
     def __post_init__(self) -> None:
         if not self.price > ZERO:
             raise ValueError(f"price must be > 0, got {self.price}")
         if not self.quantity > ZERO:
             raise ValueError(f"quantity must be > 0, got {self.quantity}")
+        if not (self.base_fee.is_finite() and self.base_fee >= ZERO):
+            raise ValueError(f"base_fee must be >= 0, got {self.base_fee}")
         if not self.trade_id:
             raise ValueError("trade_id must be set")
 

@@ -50,6 +50,9 @@ class Slot:
     `reported_filled` (largest cumulative filled quantity in an OrderUpdate) and `fills_quantity`
     (sum of distinct fills). `filled_quantity` = min(order quantity, max of the two) is what has
     been applied to `position`; it only grows, so nothing is counted twice.
+
+    `fee_pending_quantity`: quantity bought by earlier orders of this slot that is in `position`
+    but whose fills have not arrived yet, so whose fee in the base asset (spot) is not known yet.
     """
 
     level_index: int
@@ -70,6 +73,7 @@ class Slot:
     post_only_failures: int = 0
     reject_streak: int = 0
     retry_after: float = 0.0
+    fee_pending_quantity: Decimal = ZERO
 
     def move(self, to: SlotStatus) -> None:
         if (self.status, to) not in SLOT_TRANSITIONS:
@@ -104,8 +108,10 @@ class Slot:
         self.cancel_requested = False
 
     def close_order(self) -> None:
-        """PENDING/LOCKED → FREE, forgetting the order (the position stays)."""
+        """PENDING/LOCKED → FREE, forgetting the order (the position stays, and so does the part
+        of a buy whose fills are still to come)."""
         self.move(SlotStatus.FREE)
+        self.fee_pending_quantity += self._bought_without_fills()
         self.client_order_id = ""
         self.order_id = ""
         self.side = None
@@ -131,6 +137,21 @@ class Slot:
             return ZERO
         self.filled_quantity = known
         return delta
+
+    def _bought_without_fills(self) -> Decimal:
+        if self.side is not Side.BUY or self.fills_quantity >= self.filled_quantity:
+            return ZERO
+        return self.filled_quantity - self.fills_quantity
+
+    @property
+    def fee_unknown_quantity(self) -> Decimal:
+        """Quantity in `position` whose fills (hence base-asset fees) have not arrived yet."""
+        return self.fee_pending_quantity + self._bought_without_fills()
+
+    def fills_arrived_late(self, quantity: Decimal) -> None:
+        """Fills of an ended buy of this slot arrived: their quantity is no longer pending."""
+        pending = self.fee_pending_quantity - quantity
+        self.fee_pending_quantity = pending if pending > ZERO else ZERO
 
     @property
     def overfilled(self) -> bool:

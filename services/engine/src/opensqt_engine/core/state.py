@@ -110,7 +110,8 @@ class GridState:
     - `slots`: by level index; a slot with nothing to remember (free, flat, no failures or
       backoff) is dropped, so this holds only levels in use.
     - `realized_pnl`: Σ over sell fills of qty × (fill price − level price), gross of fees.
-    - `fees_paid`: Σ of all fill fees, both sides. Net profit = realized_pnl − fees_paid.
+    - `fees_paid`: Σ of all fill fees, both sides, in quote units (a fee taken in the base asset
+      at its fill's price). Net profit = realized_pnl − fees_paid.
     - `next_generation`: a counter across the whole grid, so no client order id ever repeats,
       even for a slot that was dropped and later recreated.
     """
@@ -294,6 +295,7 @@ def _slot_out(slot: Slot) -> dict[str, Any]:
         "post_only_failures": slot.post_only_failures,
         "reject_streak": slot.reject_streak,
         "retry_after": slot.retry_after,
+        "fee_pending_quantity": str(slot.fee_pending_quantity),
     }
 
 
@@ -318,6 +320,7 @@ def _slot_in(item: dict[str, Any]) -> Slot:
         post_only_failures=_int(item["post_only_failures"]),
         reject_streak=_int(item["reject_streak"]),
         retry_after=_float(item["retry_after"]),
+        fee_pending_quantity=_dec(item.get("fee_pending_quantity", "0")),  # absent before base fees
     )
     live = slot.status is not SlotStatus.FREE
     if live != bool(slot.client_order_id) or live != (slot.side is not None):

@@ -25,7 +25,10 @@ An evaluation, for price p (see `levels` for the windows):
    level price for ``order_amount / price`` rounded down to step (skipped, with a note, below min
    quantity or below max(min notional, min_order_value)); each FREE slot with a position, not in
    backoff, whose take-profit (level + 1) is within the sell window gets a sell of its position
-   rounded down to step (skipped, with a note, below the venue minimums — dust stays on the slot).
+   rounded down to step (skipped, with a note, below the venue minimums — dust stays on the slot,
+   which then counts as flat: its next buy adds to it). On spot, a reserve of `base_fee_rate` ×
+   the quantity whose fills have not arrived yet is held back, so that a base-asset fee still to
+   come cannot leave the sell larger than what the account holds.
    Buys need ACTIVE, no margin lock and no pause; sells only need no pause (they reduce risk, so
    they continue in HALTED and REDUCE_ONLY).
 3. Max open orders: cancellable live orders and candidates are ranked by distance of their price
@@ -44,6 +47,9 @@ fills))`` — the two sources may arrive in any order and are never added togeth
 by trade id) are the ledger for money: fees (quote units, both sides) and, for sells,
 ``qty × (fill price − level price)`` of realised PnL. A fill of a recently terminated order still
 counts in fees and PnL but not in the position (the terminal cumulative quantity already did).
+A fee the venue took in the base asset (`Fill.base_fee`, spot) is taken off the level's position
+when its fill arrives, whether the order is still live or not, and counts in fees at the fill's
+price.
 Updates, acknowledgements, rejections and fills for an id that is not a slot's current order
 produce a note and change nothing else.
 
@@ -298,16 +304,29 @@ class GridStrategy:
             recent = state.recent_orders.get(cid)
             if recent is None:
                 return [self._unknown_note(state, cid, f"fill {event.trade_id}")]
-            # A late fill of a terminated order: money only, its quantity is already in the position.
+            # A late fill of a terminated order: its quantity is already in the position; its
+            # money counts, and so does a fee taken in the base asset (that much was never held).
             state.trade_ids.add(event.trade_id)
             self._account(state, recent.side, recent.level_price, event)
-            return []
+            owner = state.slots.get(recent.level_index)
+            if owner is None:
+                return []
+            if recent.side is _BUY:
+                owner.fills_arrived_late(event.quantity)
+            late: list[Action] = []
+            if event.base_fee:
+                self._take_base_fee(state, owner, event, late)
+            state.dirty = True
+            late.extend(self._evaluate(state))
+            return late
         state.trade_ids.add(event.trade_id)
         assert slot.side is not None  # a live slot always has a side
         self._account(state, slot.side, slot.level_price, event)
         slot.fills_quantity += event.quantity
         actions: list[Action] = []
         self._apply_progress(state, slot, actions)
+        if event.base_fee:
+            self._take_base_fee(state, slot, event, actions)
         if slot.filled_quantity >= slot.order_quantity:
             self._finish(state, slot, OrderStatus.FILLED)
         elif slot.status is _PENDING:
@@ -361,7 +380,7 @@ class GridStrategy:
 
     @staticmethod
     def _account(state: GridState, side: Side, level_price: Decimal, fill: Fill) -> None:
-        state.fees_paid += fill.fee
+        state.fees_paid += fill.fee + fill.base_fee * fill.price
         state.fill_count += 1
         if side is _SELL:
             state.realized_pnl += fill.quantity * (fill.price - level_price)
@@ -382,6 +401,22 @@ class GridStrategy:
                     f"for {slot.client_order_id}; capped at the order quantity",
                 )
             )
+
+    def _take_base_fee(self, state: GridState, slot: Slot, fill: Fill, actions: list[Action]) -> None:
+        """The venue kept `base_fee` of what was bought: the level holds that much less."""
+        if fill.base_fee <= slot.position:
+            slot.position -= fill.base_fee
+            return
+        if self._note_once(state, "base fee", slot.level_index):
+            actions.append(
+                Note(
+                    slot.level_index,
+                    NoteKind.OVERFILL,
+                    f"fill {fill.trade_id} was charged {fill.base_fee} in the base asset, more than "
+                    f"the {slot.position} this level holds; its position is now 0",
+                )
+            )
+        slot.position = ZERO
 
     def _finish(self, state: GridState, slot: Slot, status: OrderStatus) -> None:
         """The slot's order ended (terminal status, or fully filled)."""
@@ -551,7 +586,7 @@ class GridStrategy:
         for index in range(top, bottom - 1, -1):
             slot = slots.get(index)
             if slot is not None and (
-                slot.status is not _FREE or slot.position > ZERO or slot.retry_after > now
+                slot.status is not _FREE or slot.retry_after > now or self._holds_sellable(grid, slot)
             ):
                 continue
             level_price = grid.price(index)
@@ -570,7 +605,7 @@ class GridStrategy:
         self, state: GridState, grid: LevelGrid, slot: Slot, price: Decimal, notes: list[Note]
     ) -> _Ranked | None:
         target = grid.price(slot.level_index + 1)
-        quantity = sell_quantity(slot.position, self.rules.step_size)
+        quantity = self._sell_size(slot)
         problem = size_problem(target, quantity, self.rules, ZERO)
         if problem is not None:
             if self._note_once(state, f"dust {slot.position}", slot.level_index):
@@ -578,11 +613,29 @@ class GridStrategy:
                     Note(
                         slot.level_index,
                         NoteKind.DUST_POSITION,
-                        f"position {slot.position} cannot be sold @ {target}: {problem}",
+                        f"position {slot.position} cannot be sold @ {target}: {problem}; "
+                        "the level's next buy adds to it",
                     )
                 )
             return None
         return _Ranked(abs(target - price), 0, slot.level_index, _Candidate(_SELL, target, quantity))
+
+    def _sell_size(self, slot: Slot) -> Decimal:
+        """The position less what base-asset fees not yet known may still take from it (spot),
+        rounded down to the step: a take-profit never asks for more than the account holds."""
+        sellable = slot.position
+        rate = self.rules.base_fee_rate
+        if rate:
+            sellable -= slot.fee_unknown_quantity * rate
+        return sell_quantity(sellable, self.rules.step_size) if sellable > ZERO else ZERO
+
+    def _holds_sellable(self, grid: LevelGrid, slot: Slot) -> bool:
+        """A position a take-profit can sell; below the venue's minimums it is dust, and the slot
+        counts as flat (its next buy adds to it)."""
+        if slot.position <= ZERO:
+            return False
+        target = grid.price(slot.level_index + 1)
+        return size_problem(target, self._sell_size(slot), self.rules, ZERO) is None
 
     @staticmethod
     def _cancel(slot: Slot, reason: CancelReason) -> CancelOrder:

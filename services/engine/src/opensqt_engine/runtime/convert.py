@@ -72,12 +72,20 @@ def timestamp_ns(nanos: int) -> timestamp_pb2.Timestamp:
 
 
 def market_rules(market: types_pb2.Market) -> MarketRules:
-    """Tick, step and minimums as the connector states them (never hard-coded)."""
+    """Tick, step and minimums as the connector states them (never hard-coded).
+
+    On spot the venue may take a buy's fee from the coins bought: the higher of the maker and
+    taker fees bounds what a trade can lose that way (`base_fee_rate`)."""
+    base_fee_rate = ZERO
+    if MARKET_TYPE.from_proto(market.market_type, "market_type") is MarketType.SPOT:
+        rates = [parse(f) for f in (market.maker_fee, market.taker_fee) if f.value]
+        base_fee_rate = max([ZERO, *rates])
     return MarketRules(
         tick_size=parse(market.tick_size),
         step_size=parse(market.step_size),
         min_quantity=parse(market.min_quantity) if market.HasField("min_quantity") else ZERO,
         min_notional=parse(market.min_notional) if market.HasField("min_notional") else ZERO,
+        base_fee_rate=base_fee_rate,
     )
 
 
@@ -144,15 +152,19 @@ def fill_record(fill: types_pb2.Fill) -> FillRecord:
     )
 
 
-def fill_event(record: FillRecord, fee_assets: frozenset[str]) -> Fill:
-    """The core's fill: the fee counts only when paid in the quote (or settle) asset."""
-    fee = record.fee if record.fee_asset in fee_assets or not record.fee_asset else ZERO
+def fill_event(record: FillRecord, fee_assets: frozenset[str], base_asset: str = "") -> Fill:
+    """The core's fill. A fee paid in the quote (or settle) asset counts as such; one paid in
+    `base_asset` (spot: taken from the coins bought) is a `base_fee`; any other asset (a
+    discount token such as BNB) costs the grid nothing it holds and is left out."""
+    quote_fee = record.fee if record.fee_asset in fee_assets or not record.fee_asset else ZERO
+    base_fee = record.fee if base_asset and record.fee_asset == base_asset and record.fee > 0 else ZERO
     return Fill(
         client_order_id=record.client_order_id,
         trade_id=record.trade_id,
         price=record.price,
         quantity=record.quantity,
-        fee=fee,
+        fee=quote_fee,
+        base_fee=base_fee,
     )
 
 

@@ -178,6 +178,7 @@ class EngineOptions:
     drift_confirm_s: float = 1.0
     fill_replay_margin_ms: int = 60_000
     lifecycle_grace_s: float = 1.0  # durable store: unanswered this long -> lifecycle workflow
+    base_asset: str = ""  # spot: a fee paid in it was taken from the coins bought
 
 
 class _Pending:
@@ -1205,7 +1206,7 @@ class Engine:
     async def _on_fill(self, item: FillIn) -> None:
         record = convert.fill_record(item.fill)
         before = self.state.fill_count
-        await self._apply(convert.fill_event(record, self.options.fee_assets))
+        await self._apply(convert.fill_event(record, self.options.fee_assets, self.options.base_asset))
         if self.state.fill_count != before:
             self._crash.hit(CrashPoint.AFTER_FILL)  # applied to the slots, recorded nowhere yet
         if self._persistence is not None:
