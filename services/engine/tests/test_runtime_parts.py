@@ -279,19 +279,23 @@ def test_an_order_becomes_a_core_update() -> None:
     assert convert.final_outcome(OrderStatus.CANCELED) is Outcome.CANCELED
 
 
-def test_fees_in_another_asset_do_not_count_as_quote_fees() -> None:
-    fill = types_pb2.Fill(
+def _buy_fill(symbol: str, fee: str, fee_asset: str) -> types_pb2.Fill:
+    return types_pb2.Fill(
         trade_id="9",
         client_order_id="t1BN1G0",
         order_id="1",
-        symbol="BTC/USDT:USDT",
+        symbol=symbol,
         side=common_pb2.SIDE_BUY,
         price=common_pb2.Decimal(value="60000"),
         quantity=common_pb2.Decimal(value="0.01"),
-        fee=common_pb2.Decimal(value="0.12"),
-        fee_asset="USDT",
+        fee=common_pb2.Decimal(value=fee),
+        fee_asset=fee_asset,
         time=timestamp_pb2.Timestamp(seconds=1_700_000_000, nanos=5_000_000),
     )
+
+
+def test_fees_in_another_asset_do_not_count_as_quote_fees() -> None:
+    fill = _buy_fill("BTC/USDT:USDT", "0.12", "USDT")
     record = convert.fill_record(fill)
     assert record.time_ms == 1_700_000_000_005
     assert record.side is Side.BUY
@@ -301,16 +305,7 @@ def test_fees_in_another_asset_do_not_count_as_quote_fees() -> None:
 
 
 def test_a_spot_fee_taken_from_the_coins_bought_is_a_base_fee() -> None:
-    fill = types_pb2.Fill(
-        trade_id="9",
-        client_order_id="t1BN1G0",
-        symbol="BTC/USDT",
-        side=common_pb2.SIDE_BUY,
-        price=common_pb2.Decimal(value="60000"),
-        quantity=common_pb2.Decimal(value="0.01"),
-        fee=common_pb2.Decimal(value="0.00001"),
-        fee_asset="BTC",
-    )
+    fill = _buy_fill("BTC/USDT", "0.00001", "BTC")
     event = convert.fill_event(convert.fill_record(fill), frozenset({"USDT"}), "BTC")
     assert (event.fee, event.base_fee) == (0, D("0.00001"))
     # a perpetual grid names no base asset: nothing is taken off its position
