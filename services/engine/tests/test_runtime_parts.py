@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from opensqt.common.v1 import common_pb2
 from opensqt.exchange.v1 import types_pb2
+from opensqt.risk.v1 import types_pb2 as risk_types_pb2
 from opensqt_common.enums import MarketType, OrderStatus, Side
 from opensqt_common.settings import load_settings
 from opensqt_common.testing import eventually
@@ -586,3 +587,16 @@ async def test_a_journal_that_falls_behind_makes_the_engine_wait_instead_of_grow
     finally:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
+
+
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        (risk_types_pb2.VETO_REASON_INSUFFICIENT_MARGIN, RejectReason.INSUFFICIENT_MARGIN),  # locks buys
+        (risk_types_pb2.VETO_REASON_NO_ACCOUNT_DATA, RejectReason.RISK_VETO),  # a short backoff only
+        (risk_types_pb2.VETO_REASON_PRICE_BAND, RejectReason.RISK_VETO),
+    ],
+)
+def test_only_a_real_margin_shortage_locks_buys(reason: int, expected: RejectReason) -> None:
+    decision = risk_types_pb2.RiskDecision(client_order_id="t1BN1G0", approved=False, reason=reason)  # type: ignore[arg-type]
+    assert convert.veto_rejection(decision) is expected

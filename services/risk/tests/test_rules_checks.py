@@ -264,7 +264,7 @@ def test_margin_boundary_is_exact() -> None:
 def test_margin_without_any_balance_fails_closed() -> None:
     veto = check_margin(D(1), D(1), None)
     assert veto is not None
-    assert veto.reason is VetoReason.INSUFFICIENT_MARGIN
+    assert veto.reason is VetoReason.NO_ACCOUNT_DATA
     assert "no balance" in veto.detail
 
 

@@ -55,6 +55,7 @@ EXAMPLES: dict[VetoReason, Callable[[], Example]] = {
     VetoReason.REDUCE_ONLY_INCREASES: lambda: Example(sell(reduce_only=True), make_ctx()),
     VetoReason.INVALID_INTENT: lambda: Example(buy("0"), make_ctx()),
     VetoReason.UNKNOWN_SYMBOL: lambda: Example(dataclasses.replace(buy(), symbol="DOGE/USDT"), make_ctx()),
+    VetoReason.NO_ACCOUNT_DATA: lambda: Example(buy(), make_ctx(free=None)),
 }
 
 WIRE_REASONS = [

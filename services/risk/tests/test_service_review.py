@@ -140,7 +140,9 @@ async def test_every_veto_reason_over_one_live_stream(tmp_path: Path) -> None:
         assert limit_named(decision, "free_margin")[1] == "15"
         await session.close()
 
-        assert set(seen) - {"APPROVED"} == VETO_NAMES
+        # NO_ACCOUNT_DATA exists only before risk's first balance, which this stack waits for;
+        # review produces it in test_rules_veto_coverage.
+        assert set(seen) - {"APPROVED"} == VETO_NAMES - {"VETO_REASON_NO_ACCOUNT_DATA"}
         counted = {
             (point.attributes["approved"], point.attributes["reason"]): point.value  # type: ignore[attr-defined]
             for point in metric_points(reader, "opensqt.risk.decisions")

@@ -44,6 +44,10 @@ class _VetoReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_VetoReason
     VETO_REASON_INVALID_INTENT: _VetoReason.ValueType  # 12
     """The intent itself is malformed (see RiskDecision.error)."""
     VETO_REASON_UNKNOWN_SYMBOL: _VetoReason.ValueType  # 13
+    VETO_REASON_NO_ACCOUNT_DATA: _VetoReason.ValueType  # 14
+    """No balance received from the venue yet (just after start): margin cannot be checked.
+    Transient: retry shortly; not a margin shortage.
+    """
 
 class VetoReason(_VetoReason, metaclass=_VetoReasonEnumTypeWrapper):
     """Why risk refused an order intent. Closed set: every veto carries one."""
@@ -65,6 +69,10 @@ VETO_REASON_REDUCE_ONLY_INCREASES: VetoReason.ValueType  # 11
 VETO_REASON_INVALID_INTENT: VetoReason.ValueType  # 12
 """The intent itself is malformed (see RiskDecision.error)."""
 VETO_REASON_UNKNOWN_SYMBOL: VetoReason.ValueType  # 13
+VETO_REASON_NO_ACCOUNT_DATA: VetoReason.ValueType  # 14
+"""No balance received from the venue yet (just after start): margin cannot be checked.
+Transient: retry shortly; not a margin shortage.
+"""
 Global___VetoReason: _TypeAlias = VetoReason  # noqa: Y015
 
 class _StateSource:

@@ -216,10 +216,11 @@ def check_max_open_orders(state: SymbolState, limits: Limits) -> Veto | None:
 def check_margin(notional: Decimal, leverage: Decimal, available: Decimal | None) -> Veto | None:
     """notional / leverage <= free margin - margin reserved by tracked opening orders.
 
-    Compared as notional <= available · leverage (exact). No balance yet: fail closed.
+    Compared as notional <= available · leverage (exact). No balance yet: fail closed, with a
+    reason of its own: it is not a shortage (the engine would lock buys for a while).
     """
     if available is None:
-        return Veto(VetoReason.INSUFFICIENT_MARGIN, "no balance received yet")
+        return Veto(VetoReason.NO_ACCOUNT_DATA, "no balance received yet")
     if notional <= mul(available, leverage):
         return None
     required = margin_for(notional, leverage)

@@ -31,6 +31,7 @@ class VetoReason(enum.Enum):
     REDUCE_ONLY_INCREASES = "reduce_only_increases"
     INVALID_INTENT = "invalid_intent"
     UNKNOWN_SYMBOL = "unknown_symbol"
+    NO_ACCOUNT_DATA = "no_account_data"
 
 
 class StateSource(enum.Enum):
