@@ -93,6 +93,9 @@ Operation = Callable[[Db], T]
 class SqlExecutor(Protocol):
     async def run(self, op: Operation[T]) -> T: ...
 
+    async def run_statement(self, sql: str, params: Sequence[object]) -> None:
+        """One write statement, atomic and durable on its own (the hot path's intent append)."""
+
     async def run_in_background(self, op: Operation[T]) -> T:
         """Run off the event loop, after every earlier `run_in_background` (a write the hot
         path does not wait for: outcomes, fills, snapshots)."""
@@ -150,6 +153,16 @@ class InlineExecutor:
     async def run_in_background(self, op: Operation[T]) -> T:
         return await asyncio.wrap_future(self._background.submit(self.run_blocking, op))
 
+    async def run_statement(self, sql: str, params: Sequence[object]) -> None:
+        """In SQLite's autocommit mode: one call into SQLite instead of three (BEGIN IMMEDIATE,
+        the statement, COMMIT), each of which gives up the GIL and may wait to get it back.
+        Measured on the tick-to-order bench (SQLite journal, 4 alternating pairs): p50 0.91-1.25 ms
+        against 1.17-1.56, p99 1.93-2.97 against 2.42-3.53 ms."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("journal is closed")
+            self._db.execute(sql, params)
+
     def run_blocking(self, op: Operation[T]) -> T:
         with self._lock:
             if self._closed:
@@ -205,6 +218,9 @@ class ThreadExecutor:
 
     async def run_in_background(self, op: Operation[T]) -> T:
         return await self.run(op)  # the writer thread already keeps every write off the loop
+
+    async def run_statement(self, sql: str, params: Sequence[object]) -> None:
+        await self.run(lambda db: db.execute(sql, params))  # group commit: a transaction anyway
 
     def run_blocking(self, op: Operation[T]) -> T:
         return self.submit(op).result()

@@ -119,7 +119,7 @@ class SqlJournal:
 
     async def record_intent(self, intent: IntentRecord) -> None:
         row = codec.intent_row(intent)
-        await self._executor.run(lambda db: db.execute(_INSERT_INTENT, row))
+        await self._executor.run_statement(_INSERT_INTENT, row)
 
     async def record_outcome(
         self, client_order_id: str, outcome: Outcome, *, order_id: str = "", detail: str = ""
