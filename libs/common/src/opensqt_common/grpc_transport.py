@@ -37,5 +37,5 @@ def prefer_low_latency_transport() -> bool:
 
 
 def grpc_experiments() -> str:
-    """The experiments setting in effect for this process, for its start-up log."""
+    """The experiments setting in effect for this process (the benchmarks print it)."""
     return os.environ.get(EXPERIMENTS_ENV, "")

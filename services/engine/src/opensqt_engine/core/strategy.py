@@ -309,7 +309,7 @@ class GridStrategy:
             state.trade_ids.add(event.trade_id)
             self._account(state, recent.side, recent.level_price, event)
             owner = state.slots.get(recent.level_index)
-            if owner is None:
+            if owner is None or (recent.side is not _BUY and not event.base_fee):
                 return []
             if recent.side is _BUY:
                 owner.fills_arrived_late(event.quantity)
@@ -604,9 +604,7 @@ class GridStrategy:
     def _sell_candidate(
         self, state: GridState, grid: LevelGrid, slot: Slot, price: Decimal, notes: list[Note]
     ) -> _Ranked | None:
-        target = grid.price(slot.level_index + 1)
-        quantity = self._sell_size(slot)
-        problem = size_problem(target, quantity, self.rules, ZERO)
+        target, quantity, problem = self._take_profit(grid, slot)
         if problem is not None:
             if self._note_once(state, f"dust {slot.position}", slot.level_index):
                 notes.append(
@@ -629,13 +627,16 @@ class GridStrategy:
             sellable -= slot.fee_unknown_quantity * rate
         return sell_quantity(sellable, self.rules.step_size) if sellable > ZERO else ZERO
 
+    def _take_profit(self, grid: LevelGrid, slot: Slot) -> tuple[Decimal, Decimal, str | None]:
+        """The slot's take-profit: its price, its quantity, and why it may not be sent (or None)."""
+        target = grid.price(slot.level_index + 1)
+        quantity = self._sell_size(slot)
+        return target, quantity, size_problem(target, quantity, self.rules, ZERO)
+
     def _holds_sellable(self, grid: LevelGrid, slot: Slot) -> bool:
         """A position a take-profit can sell; below the venue's minimums it is dust, and the slot
         counts as flat (its next buy adds to it)."""
-        if slot.position <= ZERO:
-            return False
-        target = grid.price(slot.level_index + 1)
-        return size_problem(target, self._sell_size(slot), self.rules, ZERO) is None
+        return slot.position > ZERO and self._take_profit(grid, slot)[2] is None
 
     @staticmethod
     def _cancel(slot: Slot, reason: CancelReason) -> CancelOrder:
